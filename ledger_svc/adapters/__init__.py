@@ -1,0 +1,1 @@
+"""Storage for the ledger: SQLAlchemy Core tables, Alembic migrations, the repository."""

@@ -1,0 +1,479 @@
+"""The posting engine: applies write commands to locked state, in memory, in order.
+
+The storage layer locks the chain head and every account a flush touches,
+loads them, and hands them to a ``PostingEngine``. The engine decides each
+command with plain Python against that locked state (idempotency, account
+status, currency, limit flags with pending counted), assigns journal sequence
+numbers and hashes, and collects ``Effects`` for the storage layer to write
+with atomic ``total = total + delta`` updates. Because the state is locked for
+the whole flush, the checks here cannot race (ledger.md invariants 4 and 5).
+
+A refused command changes nothing. ``apply_atomically`` applies a group all
+or nothing by restoring a snapshot when any member is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from . import chain, rules
+from .commands import (
+    Command,
+    CreateTx,
+    ExpireTx,
+    IdempotencyRecord,
+    PostTx,
+    ReverseTx,
+    VoidTx,
+    check_replay,
+)
+from .errors import (
+    AccountClosed,
+    AccountNotFound,
+    CurrencyMismatch,
+    LedgerError,
+    LimitExceeded,
+    PendingExpired,
+    PostAmountInvalid,
+    TransactionAlreadyReversed,
+    TransactionNotFound,
+    TransactionNotPending,
+    TransactionNotReversible,
+    ValidationFailed,
+)
+from .model import Account, AccountStatus, Direction, EntrySpec, Totals, Transaction, TxStatus
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last journal event: its sequence number and hash."""
+
+    sequence: int = 0
+    hash: str = chain.GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """One hash-chained journal row."""
+
+    sequence: int
+    kind: str
+    transaction_id: str
+    prev_hash: str
+    hash: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class WrittenEntry:
+    """An entry row to insert. Posted entries carry the posted balance after them."""
+
+    sequence: int
+    index: int
+    transaction_id: str
+    spec: EntrySpec
+    pending: bool
+    effective_time: datetime
+    balance_after: int | None
+
+
+@dataclass
+class Effects:
+    """Everything a flush must write, in the order it was decided."""
+
+    journal: list[JournalEvent] = field(default_factory=list)
+    created: dict[str, Transaction] = field(default_factory=dict)
+    updated: dict[str, Transaction] = field(default_factory=dict)
+    entries: list[WrittenEntry] = field(default_factory=list)
+    deltas: dict[str, Totals] = field(default_factory=dict)
+    remembered: list[IdempotencyRecord] = field(default_factory=list)
+
+    def copy(self) -> Effects:
+        return Effects(
+            list(self.journal),
+            dict(self.created),
+            dict(self.updated),
+            list(self.entries),
+            dict(self.deltas),
+            list(self.remembered),
+        )
+
+
+class PostingEngine:
+    """Decides a flush of commands against locked, loaded state. No I/O."""
+
+    def __init__(
+        self,
+        *,
+        head: ChainHead,
+        accounts: dict[str, Account],
+        transactions: dict[str, Transaction],
+        remembered: dict[str, IdempotencyRecord],
+        now: datetime,
+        new_id: Callable[[str], str],
+    ) -> None:
+        self.head = head
+        self.accounts = dict(accounts)
+        self.transactions = dict(transactions)
+        self.remembered = dict(remembered)
+        self.now = now
+        self._new_id = new_id
+        self.effects = Effects()
+
+    # -- public -----------------------------------------------------------
+
+    def apply(self, cmd: Command) -> Transaction:
+        """Apply one command, or raise a LedgerError having changed nothing."""
+        replay = self._replay(cmd)
+        if replay is not None:
+            return replay
+        if isinstance(cmd, CreateTx):
+            tx = self._create(cmd)
+        elif isinstance(cmd, PostTx):
+            tx = self._post(cmd)
+        elif isinstance(cmd, VoidTx):
+            tx = self._release(cmd.transaction_id, TxStatus.VOIDED)
+        elif isinstance(cmd, ExpireTx):
+            tx = self._expire(cmd)
+        else:
+            tx = self._reverse(cmd)
+        if cmd.request_id:
+            record = IdempotencyRecord(cmd.request_id, cmd.fingerprint(), tx.id)
+            self.remembered[cmd.request_id] = record
+            self.effects.remembered.append(record)
+        return tx
+
+    def apply_atomically(self, cmds: Sequence[Command]) -> list[Transaction]:
+        """Apply every command or none: on a refusal, restore and re-raise with its index."""
+        saved = (self.head, dict(self.accounts), dict(self.transactions), dict(self.remembered))
+        saved_effects = self.effects.copy()
+        results: list[Transaction] = []
+        for index, cmd in enumerate(cmds):
+            try:
+                results.append(self.apply(cmd))
+            except Exception as exc:
+                self.head, self.accounts, self.transactions, self.remembered = saved
+                self.effects = saved_effects
+                if isinstance(exc, LedgerError):
+                    exc.metadata["index"] = str(index)
+                raise
+        return results
+
+    # -- idempotency ------------------------------------------------------
+
+    def _replay(self, cmd: Command) -> Transaction | None:
+        if not cmd.request_id:
+            return None
+        result_id = check_replay(self.remembered.get(cmd.request_id), cmd.fingerprint())
+        return None if result_id is None else self.transactions[result_id]
+
+    # -- commands ---------------------------------------------------------
+
+    def _create(self, cmd: CreateTx) -> Transaction:
+        spec = cmd.tx
+        rules.check_balanced(spec)
+        self._check_writable(spec.entries)
+        tx_id = self._new_id("txn")
+        effective = spec.effective_time or self.now
+        expire = None
+        if spec.pending and spec.pending_timeout_s is not None:
+            expire = self.now + timedelta(seconds=spec.pending_timeout_s)
+        self._stage((spec.entries, spec.pending, 1))
+        status = TxStatus.PENDING if spec.pending else TxStatus.POSTED
+        event = self._journal(
+            "CREATE",
+            tx_id,
+            chain.create_content(
+                transaction_id=tx_id,
+                status=status.value,
+                entries=spec.entries,
+                description=spec.description,
+                external_ref=spec.external_ref,
+                metadata=spec.metadata,
+                effective_time=effective,
+                expire_time=expire,
+                reverses_id=None,
+            ),
+        )
+        tx = Transaction(
+            id=tx_id,
+            sequence=event.sequence,
+            hash=event.hash,
+            status=status,
+            entries=spec.entries,
+            posted_entries=() if spec.pending else spec.entries,
+            description=spec.description,
+            external_ref=spec.external_ref,
+            metadata=dict(spec.metadata),
+            effective_time=effective,
+            create_time=self.now,
+            expire_time=expire,
+        )
+        self._write_entries(event.sequence, tx_id, spec.entries, spec.pending, effective)
+        self.transactions[tx_id] = tx
+        self.effects.created[tx_id] = tx
+        return tx
+
+    def _post(self, cmd: PostTx) -> Transaction:
+        tx = self._pending(cmd.transaction_id)
+        posted = _posted_entries(tx, cmd.amount)
+        self._stage((tx.entries, True, -1), (posted, False, 1))
+        event = self._journal(
+            "POST",
+            tx.id,
+            chain.resolve_content(kind="POST", transaction_id=tx.id, at=self.now, posted=posted),
+        )
+        self._write_entries(event.sequence, tx.id, posted, False, self.now)
+        return self._resolved(tx, TxStatus.POSTED, posted)
+
+    def _release(self, transaction_id: str, status: TxStatus) -> Transaction:
+        # A due hold is exactly what EXPIRE releases; only post and void refuse it.
+        tx = self._pending(transaction_id, expiring=status is TxStatus.EXPIRED)
+        self._stage((tx.entries, True, -1))
+        kind = "VOID" if status is TxStatus.VOIDED else "EXPIRE"
+        content = chain.resolve_content(kind=kind, transaction_id=tx.id, at=self.now, posted=())
+        self._journal(kind, tx.id, content)
+        return self._resolved(tx, status, ())
+
+    def _expire(self, cmd: ExpireTx) -> Transaction:
+        tx = self._find(cmd.transaction_id)
+        # The sweeper may race a post or void that won; expiring then is a no-op.
+        if tx.status is not TxStatus.PENDING or tx.expire_time is None:
+            return tx
+        if tx.expire_time > self.now:
+            return tx
+        return self._release(tx.id, TxStatus.EXPIRED)
+
+    def _reverse(self, cmd: ReverseTx) -> Transaction:
+        orig = self._find(cmd.transaction_id)
+        if orig.status is not TxStatus.POSTED or orig.reverses_id is not None:
+            raise TransactionNotReversible(
+                f"transaction {orig.id} is {orig.status.value}"
+                + (" and is itself a reversal" if orig.reverses_id else ""),
+                metadata={"transaction_id": orig.id, "status": orig.status.value},
+            )
+        if orig.reversed_by_id is not None:
+            raise TransactionAlreadyReversed(
+                f"transaction {orig.id} was already reversed by {orig.reversed_by_id}",
+                metadata={"transaction_id": orig.id, "reversed_by": orig.reversed_by_id},
+            )
+        mirrored = tuple(replace(e, direction=e.direction.mirrored()) for e in orig.posted_entries)
+        self._check_writable(mirrored)
+        tx_id = self._new_id("txn")
+        description = cmd.description or f"Reversal of {orig.id}"
+        self._stage((mirrored, False, 1))
+        event = self._journal(
+            "CREATE",
+            tx_id,
+            chain.create_content(
+                transaction_id=tx_id,
+                status=TxStatus.POSTED.value,
+                entries=mirrored,
+                description=description,
+                external_ref=orig.external_ref,
+                metadata=orig.metadata,
+                effective_time=self.now,
+                expire_time=None,
+                reverses_id=orig.id,
+            ),
+        )
+        rev = Transaction(
+            id=tx_id,
+            sequence=event.sequence,
+            hash=event.hash,
+            status=TxStatus.POSTED,
+            entries=mirrored,
+            posted_entries=mirrored,
+            description=description,
+            external_ref=orig.external_ref,
+            metadata=dict(orig.metadata),
+            effective_time=self.now,
+            create_time=self.now,
+            reverses_id=orig.id,
+        )
+        self._write_entries(event.sequence, tx_id, mirrored, False, self.now)
+        self.transactions[tx_id] = rev
+        self.effects.created[tx_id] = rev
+        self._update(replace(orig, reversed_by_id=tx_id))
+        return rev
+
+    # -- helpers ----------------------------------------------------------
+
+    def _find(self, transaction_id: str) -> Transaction:
+        tx = self.transactions.get(transaction_id)
+        if tx is None:
+            raise TransactionNotFound(
+                f"no transaction {transaction_id!r}", metadata={"transaction_id": transaction_id}
+            )
+        return tx
+
+    def _pending(self, transaction_id: str, *, expiring: bool = False) -> Transaction:
+        tx = self._find(transaction_id)
+        if tx.status is not TxStatus.PENDING:
+            raise TransactionNotPending(
+                f"transaction {tx.id} is {tx.status.value}, not PENDING",
+                metadata={"transaction_id": tx.id, "status": tx.status.value},
+            )
+        if not expiring and tx.expire_time is not None and tx.expire_time <= self.now:
+            raise PendingExpired(
+                f"transaction {tx.id} expired at {chain.canonical_time(tx.expire_time)}",
+                metadata={"transaction_id": tx.id},
+            )
+        return tx
+
+    def _resolved(
+        self, tx: Transaction, status: TxStatus, posted: tuple[EntrySpec, ...]
+    ) -> Transaction:
+        done = replace(tx, status=status, resolve_time=self.now, posted_entries=posted)
+        self._update(done)
+        return done
+
+    def _update(self, tx: Transaction) -> None:
+        self.transactions[tx.id] = tx
+        if tx.id in self.effects.created:
+            self.effects.created[tx.id] = tx
+        else:
+            self.effects.updated[tx.id] = tx
+
+    def _check_writable(self, entries: Sequence[EntrySpec]) -> None:
+        for i, e in enumerate(entries):
+            acct = self.accounts.get(e.account_id)
+            if acct is None:
+                raise AccountNotFound(
+                    f"no account {e.account_id!r} (entries[{i}])",
+                    metadata={"account_id": e.account_id, "entry_index": str(i)},
+                )
+            if acct.currency != e.currency:
+                raise CurrencyMismatch(
+                    f"entries[{i}] is in {e.currency} but account {acct.id} holds {acct.currency}",
+                    metadata={
+                        "account_id": acct.id,
+                        "account_currency": acct.currency,
+                        "entry_currency": e.currency,
+                        "entry_index": str(i),
+                    },
+                )
+            if acct.status is AccountStatus.CLOSED:
+                raise AccountClosed(
+                    f"account {acct.id} is closed", metadata={"account_id": acct.id}
+                )
+
+    def _stage(self, *parts: tuple[Sequence[EntrySpec], bool, int]) -> None:
+        """Add (entries, pending, sign) parts to the accounts' totals, all or nothing.
+
+        Limits are checked on the final totals of every touched account before
+        anything changes, so a refused command leaves the state as it was.
+        """
+        per_account: dict[str, Totals] = {}
+        for entries, pending, sign in parts:
+            for e in entries:
+                d = _delta(e, pending=pending, sign=sign)
+                per_account[e.account_id] = per_account.get(e.account_id, Totals()).plus(d)
+        new_totals = {aid: self.accounts[aid].totals.plus(d) for aid, d in per_account.items()}
+        for aid, totals in new_totals.items():
+            _check_limits(self.accounts[aid], totals)
+        for aid, totals in new_totals.items():
+            self.accounts[aid] = replace(self.accounts[aid], totals=totals)
+            prior = self.effects.deltas.get(aid, Totals())
+            self.effects.deltas[aid] = prior.plus(per_account[aid])
+
+    def _write_entries(
+        self,
+        sequence: int,
+        tx_id: str,
+        entries: Sequence[EntrySpec],
+        pending: bool,
+        effective: datetime,
+    ) -> None:
+        # Running posted balances after each entry: replay this posting's entries
+        # onto the totals as they were before it (now minus this posting's deltas).
+        running: dict[str, int] = {}
+        if not pending:
+            for e in entries:
+                running.setdefault(e.account_id, 0)
+            for aid in running:
+                acct = self.accounts[aid]
+                running[aid] = acct.balances.posted - _posted_effect(entries, acct)
+        for i, e in enumerate(entries):
+            after: int | None = None
+            if not pending:
+                acct = self.accounts[e.account_id]
+                same_side = (e.direction is Direction.DEBIT) == acct.type.debit_normal
+                running[e.account_id] += e.amount if same_side else -e.amount
+                after = running[e.account_id]
+            self.effects.entries.append(
+                WrittenEntry(sequence, i, tx_id, e, pending, effective, after)
+            )
+
+    def _journal(self, kind: str, tx_id: str, content: bytes) -> JournalEvent:
+        event = JournalEvent(
+            sequence=self.head.sequence + 1,
+            kind=kind,
+            transaction_id=tx_id,
+            prev_hash=self.head.hash,
+            hash=chain.link(self.head.hash, content),
+            time=self.now,
+        )
+        self.head = ChainHead(event.sequence, event.hash)
+        self.effects.journal.append(event)
+        return event
+
+
+def _delta(e: EntrySpec, *, pending: bool, sign: int) -> Totals:
+    amount = sign * e.amount
+    debit = e.direction is Direction.DEBIT
+    if pending:
+        return Totals(debits_pending=amount if debit else 0, credits_pending=0 if debit else amount)
+    return Totals(debits_posted=amount if debit else 0, credits_posted=0 if debit else amount)
+
+
+def _posted_effect(entries: Sequence[EntrySpec], acct: Account) -> int:
+    """How much these entries moved ``acct``'s posted balance (normal-signed)."""
+    total = 0
+    for e in entries:
+        if e.account_id == acct.id:
+            same_side = (e.direction is Direction.DEBIT) == acct.type.debit_normal
+            total += e.amount if same_side else -e.amount
+    return total
+
+
+def _check_limits(acct: Account, t: Totals) -> None:
+    worst = max(t.debits_posted, t.credits_posted, t.debits_pending, t.credits_pending)
+    if worst > rules.INT64_MAX:
+        raise ValidationFailed(
+            f"account {acct.id} total would overflow 64 bits", metadata={"account_id": acct.id}
+        )
+    if acct.debits_must_not_exceed_credits and (
+        t.debits_posted + t.debits_pending > t.credits_posted
+    ):
+        _limit(acct, "debits_must_not_exceed_credits")
+    if acct.credits_must_not_exceed_debits and (
+        t.credits_posted + t.credits_pending > t.debits_posted
+    ):
+        _limit(acct, "credits_must_not_exceed_debits")
+
+
+def _limit(acct: Account, flag: str) -> None:
+    raise LimitExceeded(
+        f"account {acct.id} would break {flag}",
+        metadata={"account_id": acct.id, "flag": flag, "available": str(acct.balances.available)},
+    )
+
+
+def _posted_entries(tx: Transaction, amount: int | None) -> tuple[EntrySpec, ...]:
+    if amount is None:
+        return tx.entries
+    held = tx.entries[0].amount
+    if len(tx.entries) != 2:
+        raise PostAmountInvalid(
+            "a partial amount can be posted only for a two-entry transaction",
+            metadata={"transaction_id": tx.id, "entries": str(len(tx.entries))},
+        )
+    if not 0 < amount <= held:
+        raise PostAmountInvalid(
+            f"amount must be more than 0 and at most the held {held}, got {amount}",
+            metadata={"transaction_id": tx.id, "held": str(held)},
+        )
+    return tuple(replace(e, amount=amount) for e in tx.entries)

@@ -1,0 +1,1 @@
+"""gRPC entrypoints: the servicer and proto <-> domain conversion."""
