@@ -19,12 +19,16 @@ from typing import Final
 __all__ = ["UnknownCurrencyError", "exponent", "is_currency", "known_currencies"]
 
 # Codes whose minor unit is not a hundredth. Everything listed in _TWO has 2.
-_ZERO: Final = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
-_THREE: Final = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
-_FOUR: Final = frozenset("CLF UYW".split())
-_TWO: Final = frozenset(
+
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ZERO: Final = _codes("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF")
+_THREE: Final = _codes("BHD IQD JOD KWD LYD OMR TND")
+_FOUR: Final = _codes("CLF UYW")
+_TWO: Final = _codes(
     """
     AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL
     BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP
@@ -34,14 +38,14 @@ _TWO: Final = frozenset(
     PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
     STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES
     WST XCD XCG YER ZAR ZMW ZWG
-    """.split()
+    """
 )
 
 _EXPONENTS: Final[dict[str, int]] = {
-    **{code: 2 for code in _TWO},
-    **{code: 0 for code in _ZERO},
-    **{code: 3 for code in _THREE},
-    **{code: 4 for code in _FOUR},
+    **dict.fromkeys(_TWO, 2),
+    **dict.fromkeys(_ZERO, 0),
+    **dict.fromkeys(_THREE, 3),
+    **dict.fromkeys(_FOUR, 4),
 }
 
 

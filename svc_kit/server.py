@@ -1,0 +1,224 @@
+"""grpc.aio bootstrap shared by every service: interceptors, TLS, health, reflection, shutdown.
+
+A service's ``__main__`` builds its settings, engine and servicers, then hands them to
+``ServiceHost`` as ``ServiceBinding``s and calls ``run_until_signalled``. Everything the three
+services would otherwise copy lives here once.
+
+Health: the overall service ("") and every bound service follow one readiness probe (the
+service's database ping). Envoy's ``grpc_health_check`` reads it, so a replica whose database
+is gone stops receiving traffic instead of failing every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from svc_kit.grpc_errors import ErrorMapper, ErrorMappingInterceptor
+from svc_kit.metrics import start_metrics_server, stop_metrics_server
+from svc_kit.observability import ObservabilityInterceptor
+from svc_kit.settings import ServiceSettings
+from svc_kit.tls import server_credentials
+
+_log = logging.getLogger(__name__)
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """One gRPC service to serve: its full proto name and how to add its servicer."""
+
+    full_name: str
+    add_to_server: Callable[[grpc.aio.Server], None]
+
+
+class ServiceHost:
+    """Owns one grpc.aio server for a service, from ``start`` to ``stop``."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        settings: ServiceSettings,
+        bindings: Sequence[ServiceBinding],
+        error_mapper: ErrorMapper,
+        health_probe: Callable[[], Awaitable[bool]] | None = None,
+        on_start: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self._bindings = tuple(bindings)
+        self._error_mapper = error_mapper
+        self._health_probe = health_probe
+        self._on_start = tuple(on_start)
+        self._on_stop = tuple(on_stop)
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self._probe_task: asyncio.Task[None] | None = None
+        self._healthy: bool | None = None
+        self._port = 0
+        self._metrics_port: int | None = None
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        """The bound gRPC port; valid after ``start``."""
+        if self._server is None:
+            raise RuntimeError(f"{self.name}: the server is not started")
+        return self._port
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound /metrics port, or None when metrics are disabled."""
+        return self._metrics_port
+
+    async def start(self) -> int:
+        """Build, bind and start the server. Returns the bound port."""
+        if self._server is not None:
+            raise RuntimeError(f"{self.name}: already started")
+        server = grpc.aio.server(
+            interceptors=[
+                # Order matters: observability must see the status the error mapper chose.
+                ObservabilityInterceptor(self.name),
+                ErrorMappingInterceptor(self._error_mapper),
+            ],
+            options=[
+                # grpc sets SO_REUSEPORT by default, so a stray process bound to the same port
+                # would silently take part of the traffic (edge.md). Fail to bind instead.
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ],
+        )
+        for binding in self._bindings:
+            binding.add_to_server(server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names = [b.full_name for b in self._bindings]
+        reflection.enable_server_reflection(
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+        self._port = self._bind(server)
+        self._server = server
+        # Background work (writers, sweepers) starts on the serving loop, before traffic.
+        for hook in self._on_start:
+            await hook()
+        # Probe once before serving so the first health check already tells the truth.
+        await self._apply_health(await self._probe())
+        await server.start()
+        try:
+            self._metrics_port = start_metrics_server(self._settings.metrics_addr)
+        except Exception:
+            await server.stop(None)
+            raise
+        if self._health_probe is not None:
+            self._probe_task = asyncio.create_task(
+                self._probe_loop(), name=f"{self.name}-health-probe"
+            )
+        return self._port
+
+    def _bind(self, server: grpc.aio.Server) -> int:
+        s = self._settings
+        try:
+            if s.plaintext:
+                port = server.add_insecure_port(s.listen_addr)
+            else:
+                creds = server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
+                port = server.add_secure_port(s.listen_addr, creds)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.name}: cannot listen on {s.listen_addr}: {exc}") from exc
+        if port == 0 and not s.listen_addr.startswith("unix"):
+            raise RuntimeError(f"{self.name}: cannot listen on {s.listen_addr}")
+        return port
+
+    async def _probe(self) -> bool:
+        if self._health_probe is None:
+            return True
+        try:
+            async with asyncio.timeout(self._settings.health_probe_interval_s):
+                return await self._health_probe()
+        except Exception:  # noqa: BLE001 - a failing probe means "not ready", not a crash
+            _log.warning("health probe failed", exc_info=True)
+            return False
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.health_probe_interval_s)
+            await self._apply_health(await self._probe())
+
+    async def _apply_health(self, healthy: bool) -> None:
+        if healthy == self._healthy:
+            return
+        if self._healthy is not None or not healthy:
+            _log.log(
+                logging.INFO if healthy else logging.WARNING,
+                "health is now %s",
+                "SERVING" if healthy else "NOT_SERVING",
+            )
+        self._healthy = healthy
+        status = _SERVING if healthy else _NOT_SERVING
+        for service in ("", *(b.full_name for b in self._bindings)):
+            await self._health.set(service, status)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Report NOT_SERVING, let in-flight RPCs finish within the grace, run on_stop hooks."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            await asyncio.gather(self._probe_task, return_exceptions=True)
+        # Marks every service NOT_SERVING and ignores later set() calls.
+        await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            grace = self._settings.shutdown_grace_s if grace_s is None else grace_s
+            await self._server.stop(grace)
+        if self._metrics_port is not None:
+            # Joins the server thread: keep that off the event loop.
+            await asyncio.to_thread(stop_metrics_server, self._metrics_port)
+        for hook in self._on_stop:
+            try:
+                await hook()
+            except Exception:  # noqa: BLE001 - one failing hook must not skip the others
+                _log.exception("on_stop hook failed")
+
+    async def wait(self) -> None:
+        """Return when the server has terminated."""
+        if self._server is None:
+            raise RuntimeError(f"{self.name}: the server is not started")
+        # grpc.aio shares one future between wait_for_termination and stop: cancelling a
+        # waiter would cancel it, and a later stop() then fails with CancelledError.
+        await asyncio.shield(self._server.wait_for_termination())
+
+
+async def run_until_signalled(host: ServiceHost) -> None:
+    """Start ``host``, serve until SIGTERM or SIGINT, then stop it gracefully."""
+    port = await host.start()
+    _log.info("listening", extra={"port": port, "metrics_port": host.metrics_port})
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop_requested.set)
+    try:
+        signalled = asyncio.create_task(stop_requested.wait())
+        terminated = asyncio.create_task(host.wait())
+        await asyncio.wait((signalled, terminated), return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+        _log.info("stopping")
+        await host.stop()
+        await terminated
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    _log.info("stopped")

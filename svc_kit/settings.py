@@ -1,0 +1,122 @@
+"""Settings every service shares, read from environment variables with the service's prefix.
+
+A service subclasses ``ServiceSettings`` and sets ``model_config`` with its own ``env_prefix``
+(``LEDGER_``, ``IDENTITY_``, ``GATEWAY_``). ``settings_help`` prints the table that
+``python -m <service> --help`` shows.
+
+Two rules are enforced when settings are built, so a misconfigured service fails at start-up
+instead of serving insecurely: without ``plaintext`` all three TLS files are required, and
+``plaintext`` is refused on anything but a loopback address (architecture.md: "Plaintext exists
+only for unit tests on loopback and must be asked for explicitly").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TLS_FIELDS = ("tls_cert_file", "tls_key_file", "tls_ca_file")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every paymesh service."""
+
+    # The base prefix is only a guard: without one, a generic variable such as LOG_LEVEL or
+    # DATABASE_URL in someone's shell would silently configure the service. Subclasses override.
+    model_config = SettingsConfigDict(env_prefix="SVC_KIT_", extra="forbid")
+
+    listen_addr: str = Field(
+        default="127.0.0.1:50051",
+        description="gRPC listen address, host:port (port 0 picks a free one)",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL (postgresql://... or sqlite:///...); empty means the "
+        "service's SQLite file under var/",
+    )
+    tls_cert_file: str = Field(default="", description="PEM certificate this service presents")
+    tls_key_file: str = Field(default="", description="PEM private key of the certificate")
+    tls_ca_file: str = Field(
+        default="", description="PEM CA bundle that client certificates must chain to"
+    )
+    plaintext: bool = Field(
+        default=False,
+        description="serve without TLS; allowed only on a loopback address, "
+        "for development and tests",
+    )
+    metrics_addr: str = Field(
+        default="",
+        description="Prometheus /metrics address, host:port (plain HTTP); empty disables",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    shutdown_grace_s: float = Field(
+        default=10.0, ge=0, description="seconds in-flight RPCs may run after a stop is requested"
+    )
+    health_probe_interval_s: float = Field(
+        default=2.0, gt=0, description="seconds between readiness probes (database ping)"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _transport_is_safe(self) -> Self:
+        prefix = str(self.model_config.get("env_prefix", ""))
+        if not self.plaintext:
+            missing = [f"{prefix}{name.upper()}" for name in _TLS_FIELDS if not getattr(self, name)]
+            if missing:
+                raise ValueError(
+                    f"TLS is required: set {', '.join(missing)} "
+                    f"(or {prefix}PLAINTEXT=true on a loopback address, for development only)"
+                )
+        elif not is_loopback_addr(self.listen_addr):
+            raise ValueError(
+                f"{prefix}PLAINTEXT=true is refused on {self.listen_addr!r}: plaintext may only "
+                "listen on a loopback address (127.0.0.0/8, ::1, localhost)"
+            )
+        return self
+
+
+def is_loopback_addr(addr: str) -> bool:
+    """True for ``host:port`` on 127.0.0.0/8, ::1 or localhost, and for unix sockets."""
+    if addr.startswith(("unix:", "unix-abstract:")):
+        return True  # never reachable from another machine
+    host = addr.rpartition(":")[0] if ":" in addr else addr
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost could resolve anywhere
+
+
+def settings_help(cls: type[ServiceSettings]) -> str:
+    """A table of every environment variable of ``cls``: name, default and description."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    rows = [("VARIABLE", "DEFAULT", "DESCRIPTION")]
+    for name, field in cls.model_fields.items():
+        env_name = f"{prefix}{name.upper()}"
+        rows.append((env_name, _show_default(field.default), field.description or ""))
+    width_name = max(len(row[0]) for row in rows)
+    width_default = max(len(row[1]) for row in rows)
+    return "\n".join(
+        f"{env:<{width_name}}  {default:<{width_default}}  {text}".rstrip()
+        for env, default, text in rows
+    )
+
+
+def _show_default(value: Any) -> str:
+    if value == "":
+        return '""'
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
