@@ -53,7 +53,12 @@ $(VENV_STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	touch $@
 
-run: venv ## run the ledger service (SQLite, plaintext on loopback)
+PKI_DIR := var/pki
+run: venv ## start the ledger on SQLite, serving mTLS with a generated dev CA
+	$(BIN)/python -m svc_kit.pki init --dir $(PKI_DIR)
+	LEDGER_TLS_CERT_FILE="$${LEDGER_TLS_CERT_FILE:-$(PKI_DIR)/ledger.pem}" \
+	LEDGER_TLS_KEY_FILE="$${LEDGER_TLS_KEY_FILE:-$(PKI_DIR)/ledger-key.pem}" \
+	LEDGER_TLS_CA_FILE="$${LEDGER_TLS_CA_FILE:-$(PKI_DIR)/ca.pem}" \
 	$(BIN)/python -m ledger_svc serve
 
 # pytest exits 5 when it collected nothing; that is a failure here, never a pass.

@@ -10,6 +10,7 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 from ledger_svc.adapters.migrate import migrate
 from ledger_svc.app import create_app, database_url
@@ -45,11 +46,9 @@ def _how_to_call(settings: LedgerSettings, port: int) -> str:
         tls = "--http2-prior-knowledge"
         scheme = "http"
     else:
-        tls = (
-            f"--cert {settings.tls_cert_file.replace('ledger', 'client')}"
-            f" --key {settings.tls_key_file.replace('ledger', 'client')}"
-            f" --cacert {settings.tls_ca_file}"
-        )
+        # svc_kit.pki writes a client certificate for local tools next to the CA.
+        pki = Path(settings.tls_ca_file).parent
+        tls = f"--cert {pki}/client.pem --key {pki}/client-key.pem --cacert {settings.tls_ca_file}"
         scheme = "https"
     return (
         f"ledger listening on {host}:{port} ({'plaintext' if settings.plaintext else 'mTLS'}).\n"

@@ -46,13 +46,11 @@ async def create_app(settings: LedgerSettings) -> ServiceHost:
     sweeper: list[asyncio.Task[None]] = []
 
     async def probe() -> bool:
-        # Start background work lazily on the serving loop: the first probe runs in start().
-        if not sweeper:
-            writer.start()
-            sweeper.append(
-                asyncio.create_task(run_sweeper(engine, writer, settings.sweep_interval_s))
-            )
         return await db.ping(engine)
+
+    async def start_background() -> None:
+        writer.start()
+        sweeper.append(asyncio.create_task(run_sweeper(engine, writer, settings.sweep_interval_s)))
 
     async def shutdown() -> None:
         for task in sweeper:
@@ -75,5 +73,6 @@ async def create_app(settings: LedgerSettings) -> ServiceHost:
         ],
         error_mapper=MAPPER,
         health_probe=probe,
+        on_start=[start_background],
         on_stop=[shutdown],
     )
