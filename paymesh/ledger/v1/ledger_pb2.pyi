@@ -425,8 +425,9 @@ class Transaction(_message.Message):
     reversed_by_transaction_id: _builtins.str
     """Output only. The id of the reversal of this transaction, once reversed."""
     sequence: _builtins.int
-    """Output only. The transaction's position in the ledger, starting at 1,
-    gap-free and increasing in recording order.
+    """Output only. The journal sequence number of the transaction's creation:
+    increasing in recording order. The journal (gap-free, starting at 1) also
+    numbers each post, void and expiry, so transactions' numbers have gaps.
     """
     hash: _builtins.str
     """Output only. Hex SHA-256 over the previous transaction's hash and this
