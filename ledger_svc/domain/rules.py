@@ -110,8 +110,12 @@ def check_new_account(account: NewAccount, prefix: str = "") -> None:
     raise_if(v, "account")
 
 
-def check_new_transaction(tx: NewTransaction, prefix: str = "") -> None:
-    """Validate shape, amounts and per-currency balance: everything short of account state."""
+def check_new_transaction(tx: NewTransaction, prefix: str = "", request_prefix: str = "") -> None:
+    """Validate shape, amounts and per-currency balance: everything short of account state.
+
+    ``prefix`` leads the transaction's own fields; ``request_prefix`` leads the
+    request's (``pending_timeout`` belongs to the request, not the transaction).
+    """
     v: list[FieldViolation] = []
     n = len(tx.entries)
     if not MIN_ENTRIES <= n <= MAX_ENTRIES:
@@ -131,7 +135,7 @@ def check_new_transaction(tx: NewTransaction, prefix: str = "") -> None:
     v += text_violation(f"{prefix}description", tx.description, 500)
     v += text_violation(f"{prefix}external_ref", tx.external_ref, 200)
     v += metadata_violations(f"{prefix}metadata", tx.metadata)
-    v += _timeout_violations(tx, prefix)
+    v += _timeout_violations(tx, request_prefix)
     raise_if(v, "transaction")
     check_balanced(tx, prefix)
 

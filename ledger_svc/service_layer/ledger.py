@@ -140,10 +140,12 @@ class Ledger:
         rules.check_request_id(request_id)
         fingerprint = close_account_fingerprint(account_id)
         async with UnitOfWork(self.engine) as uow:
+            # Lock first: a concurrent twin with our request_id then finishes
+            # before we look for its record, and we replay it.
+            acct = await uow.ledger.get_account(account_id, lock=True)
             replayed = await self._replayed_account(uow, request_id, fingerprint)
             if replayed is not None:
                 return replayed
-            acct = await uow.ledger.get_account(account_id, lock=True)
             if acct is None:
                 raise _account_not_found(account_id)
             if acct.status is AccountStatus.OPEN:
@@ -230,7 +232,11 @@ class Ledger:
         for index, cmd in enumerate(cmds):
             try:
                 rules.check_request_id(cmd.request_id, f"requests[{index}].request_id")
-                rules.check_new_transaction(cmd.tx, prefix=f"requests[{index}].transaction.")
+                rules.check_new_transaction(
+                    cmd.tx,
+                    prefix=f"requests[{index}].transaction.",
+                    request_prefix=f"requests[{index}].",
+                )
             except LedgerError as exc:
                 if atomic:
                     exc.metadata["index"] = str(index)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ledger_svc.domain.errors import InvalidPageToken
+from ledger_svc.domain.errors import InvalidPageToken, ValidationFailed
 from svc_kit.faults import FieldViolation
 
 DEFAULT_PAGE_SIZE = 50
@@ -23,7 +23,7 @@ DEFAULT_PAGE_SIZE = 50
 def page_size(requested: int, *, default: int, maximum: int) -> int:
     """The page size to use: the default for 0, the maximum for anything larger."""
     if requested < 0:
-        raise InvalidPageToken(
+        raise ValidationFailed(
             "page_size must not be negative",
             violations=[FieldViolation("page_size", "must not be negative")],
         )

@@ -430,8 +430,9 @@ class Transaction(_message.Message):
     numbers each post, void and expiry, so transactions' numbers have gaps.
     """
     hash: _builtins.str
-    """Output only. Hex SHA-256 over the previous transaction's hash and this
-    transaction's canonical content: the tamper-evident chain.
+    """Output only. Hex SHA-256 over the previous journal event's hash and this
+    transaction's canonical content at creation: its link in the
+    tamper-evident chain.
     """
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entry]:
