@@ -15,10 +15,10 @@ or nothing by restoring a snapshot when any member is refused.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from . import chain, rules
+from . import accounting, chain, rules
 from .commands import (
     Command,
     CreateTx,
@@ -29,76 +29,18 @@ from .commands import (
     VoidTx,
     check_replay,
 )
+from .effects import ChainHead, Effects, JournalEvent, WrittenEntry
 from .errors import (
-    AccountClosed,
-    AccountNotFound,
-    CurrencyMismatch,
     LedgerError,
-    LimitExceeded,
     PendingExpired,
-    PostAmountInvalid,
     TransactionAlreadyReversed,
     TransactionNotFound,
     TransactionNotPending,
     TransactionNotReversible,
-    ValidationFailed,
 )
-from .model import Account, AccountStatus, Direction, EntrySpec, Totals, Transaction, TxStatus
+from .model import Account, Direction, EntrySpec, Totals, Transaction, TxStatus
 
-
-@dataclass(frozen=True)
-class ChainHead:
-    """The last journal event: its sequence number and hash."""
-
-    sequence: int = 0
-    hash: str = chain.GENESIS_HASH
-
-
-@dataclass(frozen=True)
-class JournalEvent:
-    """One hash-chained journal row."""
-
-    sequence: int
-    kind: str
-    transaction_id: str
-    prev_hash: str
-    hash: str
-    time: datetime
-
-
-@dataclass(frozen=True)
-class WrittenEntry:
-    """An entry row to insert. Posted entries carry the posted balance after them."""
-
-    sequence: int
-    index: int
-    transaction_id: str
-    spec: EntrySpec
-    pending: bool
-    effective_time: datetime
-    balance_after: int | None
-
-
-@dataclass
-class Effects:
-    """Everything a flush must write, in the order it was decided."""
-
-    journal: list[JournalEvent] = field(default_factory=list)
-    created: dict[str, Transaction] = field(default_factory=dict)
-    updated: dict[str, Transaction] = field(default_factory=dict)
-    entries: list[WrittenEntry] = field(default_factory=list)
-    deltas: dict[str, Totals] = field(default_factory=dict)
-    remembered: list[IdempotencyRecord] = field(default_factory=list)
-
-    def copy(self) -> Effects:
-        return Effects(
-            list(self.journal),
-            dict(self.created),
-            dict(self.updated),
-            list(self.entries),
-            dict(self.deltas),
-            list(self.remembered),
-        )
+__all__ = ["ChainHead", "Effects", "JournalEvent", "PostingEngine", "WrittenEntry"]
 
 
 class PostingEngine:
@@ -218,7 +160,7 @@ class PostingEngine:
 
     def _post(self, cmd: PostTx) -> Transaction:
         tx = self._pending(cmd.transaction_id)
-        posted = _posted_entries(tx, cmd.amount)
+        posted = accounting.posted_entries(tx, cmd.amount)
         self._stage((tx.entries, True, -1), (posted, False, 1))
         event = self._journal(
             "POST",
@@ -338,27 +280,7 @@ class PostingEngine:
             self.effects.updated[tx.id] = tx
 
     def _check_writable(self, entries: Sequence[EntrySpec]) -> None:
-        for i, e in enumerate(entries):
-            acct = self.accounts.get(e.account_id)
-            if acct is None:
-                raise AccountNotFound(
-                    f"no account {e.account_id!r} (entries[{i}])",
-                    metadata={"account_id": e.account_id, "entry_index": str(i)},
-                )
-            if acct.currency != e.currency:
-                raise CurrencyMismatch(
-                    f"entries[{i}] is in {e.currency} but account {acct.id} holds {acct.currency}",
-                    metadata={
-                        "account_id": acct.id,
-                        "account_currency": acct.currency,
-                        "entry_currency": e.currency,
-                        "entry_index": str(i),
-                    },
-                )
-            if acct.status is AccountStatus.CLOSED:
-                raise AccountClosed(
-                    f"account {acct.id} is closed", metadata={"account_id": acct.id}
-                )
+        accounting.check_writable(self.accounts, entries)
 
     def _stage(self, *parts: tuple[Sequence[EntrySpec], bool, int]) -> None:
         """Add (entries, pending, sign) parts to the accounts' totals, all or nothing.
@@ -369,11 +291,11 @@ class PostingEngine:
         per_account: dict[str, Totals] = {}
         for entries, pending, sign in parts:
             for e in entries:
-                d = _delta(e, pending=pending, sign=sign)
+                d = accounting.delta(e, pending=pending, sign=sign)
                 per_account[e.account_id] = per_account.get(e.account_id, Totals()).plus(d)
         new_totals = {aid: self.accounts[aid].totals.plus(d) for aid, d in per_account.items()}
         for aid, totals in new_totals.items():
-            _check_limits(self.accounts[aid], totals)
+            accounting.check_limits(self.accounts[aid], totals)
         for aid, totals in new_totals.items():
             self.accounts[aid] = replace(self.accounts[aid], totals=totals)
             prior = self.effects.deltas.get(aid, Totals())
@@ -395,7 +317,7 @@ class PostingEngine:
                 running.setdefault(e.account_id, 0)
             for aid in running:
                 acct = self.accounts[aid]
-                running[aid] = acct.balances.posted - _posted_effect(entries, acct)
+                running[aid] = acct.balances.posted - accounting.posted_effect(entries, acct)
         for i, e in enumerate(entries):
             after: int | None = None
             if not pending:
@@ -419,61 +341,3 @@ class PostingEngine:
         self.head = ChainHead(event.sequence, event.hash)
         self.effects.journal.append(event)
         return event
-
-
-def _delta(e: EntrySpec, *, pending: bool, sign: int) -> Totals:
-    amount = sign * e.amount
-    debit = e.direction is Direction.DEBIT
-    if pending:
-        return Totals(debits_pending=amount if debit else 0, credits_pending=0 if debit else amount)
-    return Totals(debits_posted=amount if debit else 0, credits_posted=0 if debit else amount)
-
-
-def _posted_effect(entries: Sequence[EntrySpec], acct: Account) -> int:
-    """How much these entries moved ``acct``'s posted balance (normal-signed)."""
-    total = 0
-    for e in entries:
-        if e.account_id == acct.id:
-            same_side = (e.direction is Direction.DEBIT) == acct.type.debit_normal
-            total += e.amount if same_side else -e.amount
-    return total
-
-
-def _check_limits(acct: Account, t: Totals) -> None:
-    worst = max(t.debits_posted, t.credits_posted, t.debits_pending, t.credits_pending)
-    if worst > rules.INT64_MAX:
-        raise ValidationFailed(
-            f"account {acct.id} total would overflow 64 bits", metadata={"account_id": acct.id}
-        )
-    if acct.debits_must_not_exceed_credits and (
-        t.debits_posted + t.debits_pending > t.credits_posted
-    ):
-        _limit(acct, "debits_must_not_exceed_credits")
-    if acct.credits_must_not_exceed_debits and (
-        t.credits_posted + t.credits_pending > t.debits_posted
-    ):
-        _limit(acct, "credits_must_not_exceed_debits")
-
-
-def _limit(acct: Account, flag: str) -> None:
-    raise LimitExceeded(
-        f"account {acct.id} would break {flag}",
-        metadata={"account_id": acct.id, "flag": flag, "available": str(acct.balances.available)},
-    )
-
-
-def _posted_entries(tx: Transaction, amount: int | None) -> tuple[EntrySpec, ...]:
-    if amount is None:
-        return tx.entries
-    held = tx.entries[0].amount
-    if len(tx.entries) != 2:
-        raise PostAmountInvalid(
-            "a partial amount can be posted only for a two-entry transaction",
-            metadata={"transaction_id": tx.id, "entries": str(len(tx.entries))},
-        )
-    if not 0 < amount <= held:
-        raise PostAmountInvalid(
-            f"amount must be more than 0 and at most the held {held}, got {amount}",
-            metadata={"transaction_id": tx.id, "held": str(held)},
-        )
-    return tuple(replace(e, amount=amount) for e in tx.entries)
