@@ -36,7 +36,10 @@ class CreateTx:
             "transaction.metadata": json.dumps(t.metadata, sort_keys=True),
             "transaction.effective_time": canonical_time(t.effective_time) or "",
             "pending": str(t.pending),
-            "pending_timeout": "" if t.pending_timeout_s is None else repr(t.pending_timeout_s),
+            # Whole milliseconds, so 30 and 30.0 seconds are the same request.
+            "pending_timeout": ""
+            if t.pending_timeout_s is None
+            else str(round(t.pending_timeout_s * 1000)),
         }
 
 

@@ -115,7 +115,8 @@ class PostingEngine:
 
     def _create(self, cmd: CreateTx) -> Transaction:
         spec = cmd.tx
-        rules.check_balanced(spec)
+        # Checked again here, not only at the edge: money rules hold in the domain itself.
+        rules.check_new_transaction(spec)
         self._check_writable(spec.entries)
         tx_id = self._new_id("txn")
         effective = spec.effective_time or self.now
