@@ -13,8 +13,10 @@ packages (`from paymesh.ledger.v1 import ledger_pb2`).
 DIR/paymesh/ is wholly generated: it is deleted first, so a removed .proto
 leaves no stale module behind. Never put hand-written code there.
 
-Nothing is generated for proto_vendor/: at run time the google.api and
-google.rpc modules come from googleapis-common-protos.
+From proto_vendor/ only proto_vendor/paymesh/** is generated (the trimmed,
+wire-compatible Envoy ext_authz protos, importable as
+`paymesh.third_party.envoy.external_auth_pb2`). The google.api and google.rpc
+modules come from googleapis-common-protos at run time.
 
 The output depends only on the input files and the locked tool versions (file
 lists are sorted, paths are repo-relative), so `make check-gen` can compare it
@@ -39,11 +41,13 @@ PLUGINS = ("protoc-gen-mypy", "protoc-gen-mypy_grpc")
 
 
 def find_protos() -> list[str]:
-    """Repo-relative paths of our .proto files, sorted for a stable protoc call."""
-    root = REPO_ROOT / PROTO_DIR / PACKAGE
-    protos = sorted(p.relative_to(REPO_ROOT).as_posix() for p in root.rglob("*.proto"))
+    """Repo-relative paths of the .proto files to generate, sorted for a stable protoc call."""
+    roots = (REPO_ROOT / PROTO_DIR / PACKAGE, REPO_ROOT / VENDOR_DIR / PACKAGE)
+    protos = sorted(
+        p.relative_to(REPO_ROOT).as_posix() for root in roots for p in root.rglob("*.proto")
+    )
     if not protos:
-        sys.exit(f"gen_protos: no .proto files under {root}")
+        sys.exit(f"gen_protos: no .proto files under {roots[0]}")
     return protos
 
 
