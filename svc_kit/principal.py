@@ -46,10 +46,14 @@ class EdgePrincipal:
     def from_header(cls, value: str) -> EdgePrincipal | None:
         """Parse a header value; None when it is not one the edge would have set."""
         try:
-            pairs = dict(parse_qsl(value, keep_blank_values=True, strict_parsing=True))
+            items = parse_qsl(value, keep_blank_values=True, strict_parsing=True)
         except ValueError:
             return None
-        if set(pairs) != set(_FIELDS) or not all(pairs[n] for n in _FIELDS[:4]):
+        pairs = dict(items)
+        # A repeated field is never the edge's; "last one wins" would let it pick the tenant.
+        if len(items) != len(pairs) or set(pairs) != set(_FIELDS):
+            return None
+        if not all(pairs[n] for n in _FIELDS[:4]):
             return None
         return cls(**pairs)
 

@@ -73,7 +73,7 @@ def new_token(environment: str, key_id: str) -> str:
     """A fresh secret token for ``key_id``. Show it once; store only its hash."""
     if environment not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}, not {environment!r}")
-    if not KEY_ID_RE.match(key_id):
+    if not KEY_ID_RE.fullmatch(key_id):
         raise ValueError(f"key id {key_id!r} is not {KEY_ID_LEN} base62 characters")
     body = f"{PREFIX}_{environment}_{key_id}_{_random_base62(SECRET_LEN)}"
     return body + _checksum(body)
@@ -86,7 +86,7 @@ def secret_prefix(environment: str, key_id: str) -> str:
 
 def parse_token(token: str) -> ParsedKey:
     """Check shape and checksum, offline. Raises CredentialsMalformed or ChecksumMismatch."""
-    match = _TOKEN_RE.match(token)
+    match = _TOKEN_RE.fullmatch(token)
     if match is None:
         raise e.CredentialsMalformed(
             f"the API key is not a paymesh key (expected {PREFIX}_test_... or {PREFIX}_live_..., "
