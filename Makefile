@@ -18,7 +18,7 @@ VENV_STAMP := $(VENV)/.paymesh-lock-stamp
 
 # Hand-written Python checked by mypy; a directory with no .py file yet is
 # skipped (mypy refuses one). Deferred (=) so only `make typecheck` runs find.
-PY_DIRS = $(foreach d,svc_kit ledger_svc bench tests scripts,\
+PY_DIRS = $(foreach d,svc_kit ledger_svc identity_svc bench tests scripts,\
 	$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
 BUF_VERSION := 1.75.0
@@ -36,7 +36,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 .PHONY: help venv run test gen check-gen lint fmt typecheck buf-lint buf-build \
-	imports bench lock clean
+	imports bench bench-authz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -54,12 +54,9 @@ $(VENV_STAMP): requirements.lock
 	touch $@
 
 PKI_DIR := var/pki
-run: venv ## start the ledger on SQLite, serving mTLS with a generated dev CA
+run: venv ## start ledger and identity on SQLite with mTLS from a generated dev CA
 	$(BIN)/python -m svc_kit.pki init --dir $(PKI_DIR)
-	LEDGER_TLS_CERT_FILE="$${LEDGER_TLS_CERT_FILE:-$(PKI_DIR)/ledger.pem}" \
-	LEDGER_TLS_KEY_FILE="$${LEDGER_TLS_KEY_FILE:-$(PKI_DIR)/ledger-key.pem}" \
-	LEDGER_TLS_CA_FILE="$${LEDGER_TLS_CA_FILE:-$(PKI_DIR)/ca.pem}" \
-	$(BIN)/python -m ledger_svc serve
+	$(BIN)/python scripts/run_stack.py
 
 # pytest exits 5 when it collected nothing; that is a failure here, never a pass.
 test: venv ## run the test suite (pytest config in pyproject.toml)
@@ -102,6 +99,9 @@ imports: venv ## check import contracts (import-linter)
 
 bench: venv ## run the benchmarks
 	$(BIN)/python -m bench
+
+bench-authz: venv ## benchmark identity's ext_authz Check against a trivial gRPC call
+	$(BIN)/python -m bench.authz $(BENCH_ARGS)
 
 # Re-resolves requirements.in with pip-tools from a throwaway venv; pass
 # LOCK_ARGS=--upgrade (or --upgrade-package NAME) to move versions forward.

@@ -1,4 +1,8 @@
-"""The ledger service under test, run as a subprocess: start on a free port, wait, stop."""
+"""A service under test, run as a subprocess: start on a free port, wait, stop.
+
+``start_ledger`` runs ``python -m ledger_svc serve``; ``start_service`` runs any module
+(identity_svc, the authz bench's trivial server) and waits until it answers gRPC health.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,13 @@ _SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 @dataclass
-class LedgerProcess:
-    """A running ``python -m ledger_svc serve`` and where it writes its log."""
+class ServiceProcess:
+    """A running service subprocess and where it writes its log."""
 
     proc: asyncio.subprocess.Process
     target: str
     log_path: Path
+    name: str = "ledger_svc"
 
     @property
     def pid(self) -> int:
@@ -51,33 +56,52 @@ def free_port() -> int:
     return port
 
 
-async def start_ledger(database_url: str, ready_timeout_s: float = 60.0) -> LedgerProcess:
-    """Start the service on a fresh loopback port and return once health says SERVING."""
+# The ledger bench's name for it.
+LedgerProcess = ServiceProcess
+
+
+async def start_ledger(database_url: str, ready_timeout_s: float = 60.0) -> ServiceProcess:
+    """Start the ledger on a fresh loopback port and return once health says SERVING."""
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        LEDGER_DATABASE_URL=database_url,
-        LEDGER_PLAINTEXT="1",
-        LEDGER_LISTEN_ADDR=f"127.0.0.1:{port}",
-    )
-    fd, log_name = tempfile.mkstemp(prefix="paymesh-bench-ledger-", suffix=".log")
+    env = {
+        "LEDGER_DATABASE_URL": database_url,
+        "LEDGER_PLAINTEXT": "1",
+        "LEDGER_LISTEN_ADDR": f"127.0.0.1:{port}",
+    }
+    args = ["-m", "ledger_svc", "serve"]
+    return await start_service("ledger_svc", args, env, port, ready_timeout_s)
+
+
+async def start_service(
+    name: str, args: list[str], env: dict[str, str], port: int, ready_timeout_s: float = 60.0
+) -> ServiceProcess:
+    """Run ``python *args`` with ``env`` added to ours, serving on loopback ``port``.
+
+    Returns once gRPC health says SERVING, or answers UNIMPLEMENTED (a server without the
+    health service, which is up all the same).
+    """
+    full_env = dict(os.environ)
+    full_env.update(env)
+    fd, log_name = tempfile.mkstemp(prefix=f"paymesh-bench-{name}-", suffix=".log")
     with os.fdopen(fd, "wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ledger_svc", "serve",
-            cwd=REPO_ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
+            sys.executable, *args,
+            cwd=REPO_ROOT, env=full_env, stdin=asyncio.subprocess.DEVNULL,
             stdout=log, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-    service = LedgerProcess(proc=proc, target=f"127.0.0.1:{port}", log_path=Path(log_name))
-    print(f"  ledger_svc pid {proc.pid} on {service.target}, log {log_name}")
+    service = ServiceProcess(
+        proc=proc, target=f"127.0.0.1:{port}", log_path=Path(log_name), name=name
+    )
+    print(f"  {name} pid {proc.pid} on {service.target}, log {log_name}")
     try:
         await _wait_serving(service, ready_timeout_s)
     except BaseException:
-        await stop_ledger(service)
+        await stop_service(service)
         raise
     return service
 
 
-async def _wait_serving(service: LedgerProcess, timeout_s: float) -> None:
+async def _wait_serving(service: ServiceProcess, timeout_s: float) -> None:
     started = time.monotonic()
     deadline = started + timeout_s
     last = "no answer yet"
@@ -91,25 +115,28 @@ async def _wait_serving(service: LedgerProcess, timeout_s: float) -> None:
         while time.monotonic() < deadline:
             if service.proc.returncode is not None:
                 raise RuntimeError(
-                    f"ledger_svc exited with {service.proc.returncode} before it was ready; "
+                    f"{service.name} exited with {service.proc.returncode} before it was ready; "
                     f"log tail:\n{service.log_tail()}"
                 )
             try:
                 reply = await check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
                 if reply.status == _SERVING:
-                    print(f"  ledger_svc SERVING after {time.monotonic() - started:.1f} s")
+                    print(f"  {service.name} SERVING after {time.monotonic() - started:.1f} s")
                     return
                 last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
             except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    print(f"  {service.name} answering after {time.monotonic() - started:.1f} s")
+                    return
                 last = f"{exc.code().name}: {exc.details()}"
             await asyncio.sleep(0.25)
     raise TimeoutError(
-        f"ledger_svc not SERVING within {timeout_s:.0f} s (last: {last}); "
+        f"{service.name} not SERVING within {timeout_s:.0f} s (last: {last}); "
         f"log tail:\n{service.log_tail()}"
     )
 
 
-async def stop_ledger(service: LedgerProcess, timeout_s: float = 30.0) -> int | None:
+async def stop_service(service: ServiceProcess, timeout_s: float = 30.0) -> int | None:
     """SIGTERM the service and wait for it; SIGKILL it if it outlives ``timeout_s``."""
     proc = service.proc
     if proc.returncode is None:
@@ -118,8 +145,11 @@ async def stop_ledger(service: LedgerProcess, timeout_s: float = 30.0) -> int | 
         try:
             await asyncio.wait_for(proc.wait(), timeout_s)
         except TimeoutError:
-            print(f"  ledger_svc ignored SIGTERM for {timeout_s:.0f} s; killing it")
+            print(f"  {service.name} ignored SIGTERM for {timeout_s:.0f} s; killing it")
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
     return proc.returncode
+
+
+stop_ledger = stop_service

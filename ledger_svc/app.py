@@ -8,13 +8,13 @@ import contextlib
 from ledger_svc.adapters.migrate import migrate
 from ledger_svc.entrypoints.errors import MAPPER
 from ledger_svc.entrypoints.servicer import LedgerServicer
-from ledger_svc.service_layer.ids import new_id
 from ledger_svc.service_layer.ledger import Ledger
 from ledger_svc.service_layer.posting import PostingWriter
 from ledger_svc.service_layer.sweeper import run_sweeper
 from ledger_svc.settings import LedgerSettings
 from paymesh.ledger.v1 import ledger_pb2_grpc
 from svc_kit import db
+from svc_kit.ids import new_id
 from svc_kit.metrics import register_pool
 from svc_kit.server import ServiceBinding, ServiceHost
 

@@ -13,6 +13,8 @@
           +-- PreconditionFailed
           |    +-- MerchantNotActive    keys cannot be issued for a suspended merchant
           |    +-- KeyNotActive         a revoked or expired key cannot be rotated
+          |         +-- KeyRevoked      API_KEY_REVOKED
+          |         +-- KeyExpired      API_KEY_EXPIRED
           +-- AuthenticationFailed      401 at the edge: no usable credential
           |    +-- CredentialsMissing   no Authorization: Bearer / X-Api-Key header
           |    +-- CredentialsMalformed not a paymesh key (prefix, length, alphabet)
@@ -104,9 +106,21 @@ class MerchantNotActive(PreconditionFailed):
 
 
 class KeyNotActive(PreconditionFailed):
-    """The key is revoked or expired (reason set per instance via metadata)."""
+    """The key is revoked or expired; metadata ``state`` says which."""
 
     reason = "API_KEY_NOT_ACTIVE"
+
+
+class KeyRevoked(KeyNotActive):
+    """The key was revoked, so it cannot be rotated (RotateApiKey's API_KEY_REVOKED)."""
+
+    reason = "API_KEY_REVOKED"
+
+
+class KeyExpired(KeyNotActive):
+    """The key passed its expire_time, so it cannot be rotated (API_KEY_EXPIRED)."""
+
+    reason = "API_KEY_EXPIRED"
 
 
 class AuthenticationFailed(IdentityError):

@@ -6,10 +6,9 @@ writes and every read open their own unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,8 +26,10 @@ from ledger_svc.domain.commands import (
 from ledger_svc.domain.errors import (
     AccountCodeTaken,
     AccountNotFound,
+    InvalidPageToken,
     LedgerError,
     TransactionNotFound,
+    ValidationFailed,
 )
 from ledger_svc.domain.model import (
     Account,
@@ -40,8 +41,8 @@ from ledger_svc.domain.model import (
     Transaction,
     balances,
 )
+from svc_kit.pagination import Page, PageTokens
 
-from . import pagination
 from .posting import Outcome, PostingWriter
 from .unit_of_work import UnitOfWork
 
@@ -56,15 +57,7 @@ class BalanceView:
     as_of: datetime | None
 
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and the token for the next ('' when last)."""
-
-    items: list[T]
-    next_page_token: str
+pagination = PageTokens(invalid=InvalidPageToken, validation=ValidationFailed)
 
 
 class Ledger:
@@ -179,7 +172,7 @@ class Ledger:
         after = pagination.decode(token, filters) or ""
         async with UnitOfWork(self.engine, read_only=True) as uow:
             items = await uow.queries.list_accounts(f, str(after), limit + 1)
-        return _page(items, limit, lambda a: a.id, filters)
+        return pagination.page(items, limit, lambda a: a.id, filters)
 
     # -- balances and statements ------------------------------------------
 
@@ -214,7 +207,7 @@ class Ledger:
             lines = await uow.queries.statement(
                 account_id, start, end, (int(after[0]), int(after[1])), limit + 1
             )
-        return acct, _page(lines, limit, lambda x: [x.sequence, x.index], filters)
+        return acct, pagination.page(lines, limit, lambda x: [x.sequence, x.index], filters)
 
     # -- transactions -----------------------------------------------------
 
@@ -284,7 +277,7 @@ class Ledger:
             items = await uow.queries.list_transactions(
                 account_id, start, end, int(after), limit + 1
             )
-        return _page(items, limit, lambda x: x.sequence, filters)
+        return pagination.page(items, limit, lambda x: x.sequence, filters)
 
 
 def _one(outcomes: list[Outcome]) -> Transaction:
@@ -292,15 +285,6 @@ def _one(outcomes: list[Outcome]) -> Transaction:
     if isinstance(outcome, LedgerError):
         raise outcome
     return outcome
-
-
-def _page(
-    items: list[T], limit: int, key: Callable[[T], object], filters: Mapping[str, object]
-) -> Page[T]:
-    if len(items) <= limit:
-        return Page(items, "")
-    items = items[:limit]
-    return Page(items, pagination.encode(key(items[-1]), filters))
 
 
 def _account_not_found(ref: str) -> AccountNotFound:

@@ -29,11 +29,11 @@ from ledger_svc.domain.model import (
     Totals,
     TxStatus,
 )
-from ledger_svc.service_layer.ids import new_id
 from ledger_svc.service_layer.posting import flush
 from ledger_svc.service_layer.reports import verify
 from ledger_svc.service_layer.unit_of_work import UnitOfWork
 from svc_kit.db import make_engine
+from svc_kit.ids import new_id
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,0 +1,1 @@
+"""Alembic migrations for identity's schema; applied by ``identity_svc.adapters.migrate``."""

@@ -1,0 +1,76 @@
+"""Assembles the identity service: engine, migrations, use cases, Check, servicer, host."""
+
+from __future__ import annotations
+
+from identity_svc.adapters.migrate import migrate
+from identity_svc.adapters.pepper import load_pepper
+from identity_svc.adapters.store import SqlIdentityStore
+from identity_svc.entrypoints.authz import build_authz
+from identity_svc.entrypoints.errors import MAPPER
+from identity_svc.entrypoints.servicer import IdentityServicer
+from identity_svc.service_layer.auditing import utc_now
+from identity_svc.service_layer.identity import Identity
+from identity_svc.settings import IdentitySettings
+from paymesh.identity.v1 import identity_pb2_grpc
+from svc_kit import db
+from svc_kit.metrics import register_pool
+from svc_kit.server import ServiceBinding, ServiceHost
+
+SERVICE_NAME = "paymesh.identity.v1.IdentityService"
+AUTHZ_SERVICE_NAME = "envoy.service.auth.v3.Authorization"
+
+
+def database_url(settings: IdentitySettings) -> str:
+    """The configured URL, or the default SQLite file under var/."""
+    return settings.database_url or db.default_sqlite_url("identity")
+
+
+async def create_app(settings: IdentitySettings) -> ServiceHost:
+    """Build identity's ServiceHost; migrations are applied before it is returned.
+
+    One process serves both IdentityService and Envoy's Check: the Check's key
+    cache is then invalidated in-process by the same database's change feed
+    that every replica follows.
+    """
+    engine = db.make_engine(database_url(settings), pool_size=settings.db_pool_size)
+    register_pool("identity", engine)
+    await migrate(engine)
+    pepper = load_pepper(settings.key_pepper_file, environment=settings.environment)
+    identity = Identity(engine, pepper=pepper, environment=settings.environment, clock=utc_now)
+    servicer = IdentityServicer(
+        identity,
+        edge_spiffe_id=settings.edge_spiffe_id,
+        trust_plaintext=settings.plaintext,
+        clock=utc_now,
+    )
+    authz = build_authz(
+        SqlIdentityStore(engine),
+        pepper,
+        refresh_interval_s=settings.cache_refresh_interval_s,
+        flush_interval_s=settings.usage_flush_interval_s,
+    )
+
+    async def probe() -> bool:
+        return await db.ping(engine)
+
+    async def shutdown() -> None:
+        await authz.stop()  # flushes the last usage counts while the engine still works
+        await engine.dispose()
+
+    return ServiceHost(
+        name="identity",
+        settings=settings,
+        bindings=[
+            ServiceBinding(
+                SERVICE_NAME,
+                lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+                    servicer, server
+                ),
+            ),
+            ServiceBinding(AUTHZ_SERVICE_NAME, authz.register),
+        ],
+        error_mapper=MAPPER,
+        health_probe=probe,
+        on_start=[authz.start],
+        on_stop=[shutdown],
+    )

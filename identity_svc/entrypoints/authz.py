@@ -1,0 +1,215 @@
+"""Envoy's ext_authz Check: translate the CheckRequest, ask the Authorizer, answer.
+
+Allow: status OK plus ``ok_response`` with the headers to set upstream (each
+overwriting whatever the client sent) and to remove. Deny: the gRPC code plus a
+``denied_response`` that Envoy sends to the client as is: HTTP status, JSON
+``google.rpc.Status`` body with an ErrorInfo (the same shape the transcoder
+gives every other error), ``www-authenticate`` on 401, ``retry-after`` on 429.
+
+When the decision needs the store and the store is down, the Check RPC itself
+fails with UNAVAILABLE: Envoy (``failure_mode_allow: false``) then denies.
+
+``build_authz`` assembles routes, cache, recorder and authorizer for the host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeAlias
+
+import grpc
+import grpc.aio
+from google.protobuf import any_pb2, json_format
+from google.rpc import error_details_pb2, status_pb2
+
+from identity_svc.domain import errors as e
+from identity_svc.entrypoints.errors import ERROR_DOMAIN, HTTP_STATUS, MAPPER
+from identity_svc.entrypoints.routes import RouteTable
+from identity_svc.service_layer.authorizer import (
+    Authorizer,
+    AuthzRequest,
+    Decision,
+    RouteLookup,
+    utc_now,
+)
+from identity_svc.service_layer.key_cache import KeyCache, StoreUnavailable
+from identity_svc.service_layer.ports import AuthStore
+from identity_svc.service_layer.usage_recorder import UsageRecorder
+from paymesh.third_party.envoy import (
+    attribute_context_pb2,
+    core_pb2,
+    external_auth_pb2,
+    external_auth_pb2_grpc,
+    http_status_pb2,
+)
+from svc_kit.observability import REQUEST_ID_KEY
+
+_OVERWRITE = core_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+_OK = status_pb2.Status(code=0)
+_MAX_CACHED_ALLOWS = 10_000
+_AllowKey: TypeAlias = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
+_HttpCode: TypeAlias = "http_status_pb2.StatusCode.ValueType"
+
+
+def denial_status(error: e.IdentityError) -> tuple[grpc.StatusCode, _HttpCode]:
+    """The gRPC code and HTTP status that answer ``error``, from identity's one error table."""
+    # Anything the table misses is still a refusal, never an allow.
+    code = MAPPER.code_for(error) or grpc.StatusCode.PERMISSION_DENIED
+    return code, http_status_pb2.StatusCode.ValueType(HTTP_STATUS.get(code, 403))
+
+
+def authz_request(request: external_auth_pb2.CheckRequest) -> AuthzRequest:
+    """The CheckRequest's HTTP attributes, as the authorizer reads them."""
+    attributes = request.attributes
+    http = attributes.request.http
+    return AuthzRequest(
+        method=http.method,
+        path=http.path,
+        headers=http.headers,  # Envoy lower-cases the names; a read-only view, no copy
+        source_address=_source_address(attributes.source),
+        request_id=http.id,
+    )
+
+
+def _source_address(peer: attribute_context_pb2.AttributeContext.Peer) -> str:
+    socket = peer.address.socket_address
+    if not socket.address:
+        return ""
+    host = f"[{socket.address}]" if ":" in socket.address else socket.address
+    return f"{host}:{socket.port_value}"
+
+
+def check_response(decision: Decision) -> external_auth_pb2.CheckResponse:
+    """The CheckResponse that carries ``decision`` out to Envoy."""
+    if decision.error is None:
+        return external_auth_pb2.CheckResponse(
+            status=_OK,
+            ok_response=external_auth_pb2.OkHttpResponse(
+                headers=[_header(k, v) for k, v in decision.headers],
+                headers_to_remove=decision.headers_to_remove,
+            ),
+        )
+    return _denied(decision.error, decision)
+
+
+def _denied(error: e.IdentityError, decision: Decision) -> external_auth_pb2.CheckResponse:
+    code, http_status = denial_status(error)
+    info = any_pb2.Any()
+    info.Pack(
+        error_details_pb2.ErrorInfo(
+            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+        )
+    )
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=[info])
+    headers = [
+        _header("content-type", "application/json"),
+        _header(REQUEST_ID_KEY, decision.request_id),
+    ]
+    if http_status == http_status_pb2.Unauthorized:
+        headers.append(_header("www-authenticate", "Bearer"))  # RFC 6750 §3
+    if http_status == http_status_pb2.TooManyRequests:
+        headers.append(_header("retry-after", str(max(1, decision.retry_after_s))))
+    return external_auth_pb2.CheckResponse(
+        status=status,
+        denied_response=external_auth_pb2.DeniedHttpResponse(
+            status=http_status_pb2.HttpStatus(code=http_status),
+            headers=headers,
+            body=json_format.MessageToJson(status, indent=None),
+        ),
+    )
+
+
+def _header(key: str, value: str) -> core_pb2.HeaderValueOption:
+    return core_pb2.HeaderValueOption(
+        header=core_pb2.HeaderValue(key=key, value=value), append_action=_OVERWRITE
+    )
+
+
+class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
+    """envoy.service.auth.v3.Authorization: translation only; the Authorizer decides."""
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
+        # Allow answers repeat (same principal header, same removals): building the
+        # protobuf costs about as much as deciding, so reuse it. Never mutated.
+        self._allows: dict[_AllowKey, external_auth_pb2.CheckResponse] = {}
+
+    async def Check(  # noqa: N802 - the proto's RPC name
+        self,
+        request: external_auth_pb2.CheckRequest,
+        context: grpc.aio.ServicerContext[
+            external_auth_pb2.CheckRequest, external_auth_pb2.CheckResponse
+        ],
+    ) -> external_auth_pb2.CheckResponse:
+        try:
+            decision = await self._authorizer.decide(authz_request(request))
+        except StoreUnavailable:
+            # Not a denial: "cannot know". Envoy fails closed on a failed Check.
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "identity store unavailable")
+        if decision.error is not None:
+            return check_response(decision)
+        return self._allowed(decision)
+
+    def _allowed(self, decision: Decision) -> external_auth_pb2.CheckResponse:
+        key = (decision.headers, decision.headers_to_remove)
+        response = self._allows.get(key)
+        if response is None:
+            response = check_response(decision)
+            if len(self._allows) >= _MAX_CACHED_ALLOWS:
+                self._allows.clear()
+            if all(name != REQUEST_ID_KEY for name, _ in decision.headers):  # ids are one-off
+                self._allows[key] = response
+        return response
+
+
+@dataclass(frozen=True)
+class Authz:
+    """The ext_authz parts, wired. ``start()`` after the loop runs, ``stop()`` on shutdown."""
+
+    servicer: AuthorizationServicer
+    authorizer: Authorizer
+    cache: KeyCache
+    recorder: UsageRecorder
+
+    def register(self, server: grpc.aio.Server) -> None:
+        """Add the Check service to ``server``."""
+        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self.servicer, server)
+
+    async def start(self) -> None:
+        """Start following the change feed and flushing usage."""
+        await self.cache.start()
+        await self.recorder.start()
+
+    async def stop(self) -> None:
+        """Stop both background tasks; the last usage is flushed."""
+        await self.cache.stop()
+        await self.recorder.stop()
+
+
+def build_authz(
+    store: AuthStore,
+    pepper: bytes,
+    *,
+    routes: RouteLookup | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+    refresh_interval_s: float = 0.25,
+    staleness_s: float = 0.75,
+    flush_interval_s: float = 1.0,
+) -> Authz:
+    """Routes from every paymesh service (unless given), a key cache and usage recorder
+    over ``store``, and the Authorizer and servicer on top."""
+    cache = KeyCache(store, monotonic, refresh_interval_s, staleness_s=staleness_s)
+    recorder = UsageRecorder(store, clock, flush_interval_s)
+    authorizer = Authorizer(
+        routes if routes is not None else RouteTable.for_paymesh(),
+        cache,
+        recorder,
+        pepper,
+        clock=clock,
+        monotonic=monotonic,
+    )
+    return Authz(AuthorizationServicer(authorizer), authorizer, cache, recorder)
