@@ -185,6 +185,11 @@ def notes(results: list[AuthzResult], background_cores: float | None, backend: s
             f"{r.name}: {r.clients} clients over {r.channels} channel(s), {r.duration_s:.1f} s; "
             f"p90 {r.latency_ms['p90']:.2f} ms, max {r.latency_ms['max']:.2f} ms"
         )
+        if r.cpu.get("rest_cores", 0.0) > 0.25 and (r.name != COLD or backend == "sqlite"):
+            out.append(
+                f"  WARNING: {r.cpu['rest_cores']:.2f} cores went to other work during {r.name}; "
+                "its figures are noisier (rerun on a quiet machine to compare)"
+            )
         for key, count in sorted(r.errors.items()):
             out.append(f"  error {key}: {count}")
     return out

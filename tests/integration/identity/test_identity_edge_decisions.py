@@ -175,7 +175,7 @@ async def test_calling_the_service_directly_without_the_edge_is_unauthenticated(
     edge: Edge,
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await edge.stub.WhoAmI(pb.WhoAmIRequest())
+        await edge.stub.WhoAmI(pb.WhoAmIRequest())  # type: ignore[misc]
 
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from paymesh.identity.v1 import identity_pb2 as pb
@@ -159,7 +160,7 @@ async def test_suspending_a_merchant_stops_its_keys_and_reactivating_restores_th
             "UpdateMerchant",
             pb.UpdateMerchantRequest(
                 merchant=pb.Merchant(merchant_id=merchant_id, status=status),  # type: ignore[arg-type]
-                update_mask={"paths": ["status"]},
+                update_mask=FieldMask(paths=["status"]),
             ),
             "PATCH",
             f"/v1/merchants/{merchant_id}",
