@@ -5,7 +5,7 @@ from __future__ import annotations
 from identity_svc.adapters.migrate import migrate
 from identity_svc.adapters.pepper import load_pepper
 from identity_svc.adapters.store import SqlIdentityStore
-from identity_svc.entrypoints.authz import build_authz
+from identity_svc.entrypoints.authz import build_authz, direct_auth
 from identity_svc.entrypoints.errors import MAPPER
 from identity_svc.entrypoints.servicer import IdentityServicer
 from identity_svc.service_layer.auditing import utc_now
@@ -37,17 +37,18 @@ async def create_app(settings: IdentitySettings) -> ServiceHost:
     await migrate(engine)
     pepper = load_pepper(settings.key_pepper_file, environment=settings.environment)
     identity = Identity(engine, pepper=pepper, environment=settings.environment, clock=utc_now)
-    servicer = IdentityServicer(
-        identity,
-        edge_spiffe_id=settings.edge_spiffe_id,
-        trust_plaintext=settings.plaintext,
-        clock=utc_now,
-    )
     authz = build_authz(
         SqlIdentityStore(engine),
         pepper,
         refresh_interval_s=settings.cache_refresh_interval_s,
         flush_interval_s=settings.usage_flush_interval_s,
+    )
+    servicer = IdentityServicer(
+        identity,
+        edge_spiffe_id=settings.edge_spiffe_id,
+        trust_plaintext=settings.plaintext,
+        clock=utc_now,
+        direct_auth=direct_auth(authz.authorizer),
     )
 
     async def probe() -> bool:
@@ -67,7 +68,9 @@ async def create_app(settings: IdentitySettings) -> ServiceHost:
                     servicer, server
                 ),
             ),
-            ServiceBinding(AUTHZ_SERVICE_NAME, authz.register),
+            # Check is the hot path of every outside request: it maps its own errors
+            # (UNAVAILABLE when the store cannot answer) and keeps its own metrics.
+            ServiceBinding(AUTHZ_SERVICE_NAME, authz.register, intercepted=False),
         ],
         error_mapper=MAPPER,
         health_probe=probe,

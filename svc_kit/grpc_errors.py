@@ -117,8 +117,9 @@ class ErrorMapper:
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
     """Aborts every failing RPC with ``mapper.status_for(exc)``; install it innermost."""
 
-    def __init__(self, mapper: ErrorMapper) -> None:
+    def __init__(self, mapper: ErrorMapper, *, bypass: tuple[str, ...] = ()) -> None:
         self._mapper = mapper
+        self._bypass = bypass  # method prefixes served untouched (ServiceBinding.intercepted)
 
     async def intercept_service(
         self,
@@ -128,8 +129,8 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None or handler_call_details.method.startswith(self._bypass):
+            return handler
         return wrap_handler(handler, self._guard)
 
     @asynccontextmanager

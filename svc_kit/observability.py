@@ -55,8 +55,9 @@ _log = logging.getLogger(__name__)
 class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
     """Sets the request id, logs one line and records metrics for every RPC."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, *, bypass: tuple[str, ...] = ()) -> None:
         self._service = service
+        self._bypass = bypass  # method prefixes served untouched (ServiceBinding.intercepted)
 
     async def intercept_service(
         self,
@@ -71,6 +72,8 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
             # or a scanner could create unbounded metric series.
             return None
         method = handler_call_details.method
+        if method.startswith(self._bypass):
+            return handler
 
         def guard(context: Context) -> AbstractAsyncContextManager[None]:
             return self._observe(context, method)

@@ -14,16 +14,18 @@ fails with UNAVAILABLE: Envoy (``failure_mode_allow: false``) then denies.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import grpc
 import grpc.aio
 from google.protobuf import any_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
+from prometheus_client import Counter
 
 from identity_svc.domain import errors as e
 from identity_svc.entrypoints.errors import ERROR_DOMAIN, HTTP_STATUS, MAPPER
@@ -46,8 +48,18 @@ from paymesh.third_party.envoy import (
     http_status_pb2,
 )
 from svc_kit.observability import REQUEST_ID_KEY
+from svc_kit.principal import PRINCIPAL_HEADER, EdgePrincipal
 
+_log = logging.getLogger(__name__)
 _OVERWRITE = core_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+# Check bypasses the shared RPC interceptors (svc_kit.server.ServiceBinding.intercepted), so it
+# counts its own outcomes. Reasons are a fixed set of error classes: bounded label values.
+DECISIONS = Counter(
+    "paymesh_authz_decisions_total",
+    "ext_authz Check answers, by outcome (allow, or the denial's ErrorInfo reason).",
+    ["outcome"],
+)
+_ALLOWED = DECISIONS.labels("allow")
 _OK = status_pb2.Status(code=0)
 _MAX_CACHED_ALLOWS = 10_000
 _AllowKey: TypeAlias = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
@@ -148,9 +160,17 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             decision = await self._authorizer.decide(authz_request(request))
         except StoreUnavailable:
             # Not a denial: "cannot know". Envoy fails closed on a failed Check.
+            DECISIONS.labels("STORE_UNAVAILABLE").inc()
             await context.abort(grpc.StatusCode.UNAVAILABLE, "identity store unavailable")
+        except Exception:  # noqa: BLE001 - fail closed on any bug, and log it
+            # No interceptor maps errors here; a bug must still fail closed, and be seen.
+            _log.exception("authz check failed")
+            DECISIONS.labels("INTERNAL").inc()
+            await context.abort(grpc.StatusCode.INTERNAL, "authorization check failed")
         if decision.error is not None:
+            DECISIONS.labels(decision.error.reason).inc()
             return check_response(decision)
+        _ALLOWED.inc()
         return self._allowed(decision)
 
     def _allowed(self, decision: Decision) -> external_auth_pb2.CheckResponse:
@@ -213,3 +233,32 @@ def build_authz(
         monotonic=monotonic,
     )
     return Authz(AuthorizationServicer(authorizer), authorizer, cache, recorder)
+
+
+def direct_auth(authorizer: Authorizer) -> Callable[..., Any]:
+    """Authentication for gRPC calls that reach IdentityService without the edge.
+
+    The caller's own ``authorization: Bearer`` (or ``x-api-key``) metadata goes
+    through ``Authorizer.decide`` for the RPC's gRPC path, exactly as Envoy's
+    Check would: same key checks, permission, rate limit and usage count. A
+    refusal raises its IdentityError, which the error interceptor maps. Without
+    a key the answer is None, and the servicer reports PRINCIPAL_MISSING.
+    """
+
+    async def authenticate(
+        context: grpc.aio.ServicerContext[Any, Any], grpc_path: str
+    ) -> EdgePrincipal | None:
+        headers = {
+            key: value
+            for key, value in context.invocation_metadata() or ()
+            if isinstance(value, str)
+        }
+        if "authorization" not in headers and "x-api-key" not in headers:
+            return None
+        request = AuthzRequest("POST", grpc_path, headers, context.peer() or "")
+        decision = await authorizer.decide(request)
+        if decision.error is not None:
+            raise decision.error
+        return EdgePrincipal.from_header(dict(decision.headers).get(PRINCIPAL_HEADER, ""))
+
+    return authenticate
