@@ -75,14 +75,6 @@ def day_in(path: str, value: str) -> date | None:
         raise invalid(path, "must be a day written YYYY-MM-DD") from None
 
 
-def role_in(path: str, value: pb.Role.ValueType) -> Role:
-    """The domain role; UNSPECIFIED (or an unknown number) is a field error."""
-    role = ROLES.get(value)
-    if role is None:
-        raise invalid(path, "is required: ROLE_OWNER, ROLE_DEVELOPER, ROLE_FINANCE, ROLE_VIEWER")
-    return role
-
-
 def merchant_status_in(value: pb.MerchantStatus.ValueType) -> MerchantStatus | None:
     """The domain status; None for UNSPECIFIED (let the use case apply its default)."""
     return MERCHANT_STATUSES.get(value)

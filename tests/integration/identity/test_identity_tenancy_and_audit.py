@@ -157,6 +157,31 @@ async def test_a_refused_mutation_is_audited_as_a_failure(edge: Edge) -> None:
     assert [(e.reason, e.merchant_id) for e in failures] == [("API_KEY_NOT_FOUND", a)]
 
 
+async def test_an_invalid_mutation_is_audited_as_a_failure_too(edge: Edge) -> None:
+    merchant_id = await new_merchant(edge)
+    error = await rpc_error(
+        edge,
+        "CreateApiKey",
+        pb.CreateApiKeyRequest(merchant_id=merchant_id, api_key=pb.ApiKey(display_name="x")),
+        "POST",
+        f"/v1/merchants/{merchant_id}/api-keys",
+        edge.admin_token,
+    )
+
+    events = await edge.call(
+        "ListAuditEvents",
+        pb.ListAuditEventsRequest(merchant_id=merchant_id, action="identity.api_key.create"),
+        "GET",
+        "/v1/audit-events",
+        edge.admin_token,
+    )
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [(e.outcome, e.reason) for e in events.audit_events] == [
+        (pb.AUDIT_OUTCOME_FAILURE, "VALIDATION_FAILED")
+    ]
+
+
 async def test_no_issued_secret_reaches_the_logs_or_the_sqlite_file(
     edge: Edge, caplog: pytest.LogCaptureFixture, tmp_path: Path, database_url: str
 ) -> None:
