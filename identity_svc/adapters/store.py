@@ -49,17 +49,22 @@ class SqlIdentityStore:
         async with self._reader.begin() as conn:
             return await TenantRepository(conn).changes_since(cursor, limit)
 
-    async def add_usage(self, deltas: Sequence[UsageDelta]) -> None:
+    async def add_usage(self, deltas: Sequence[UsageDelta], *, batch_id: str = "") -> bool:
         """Add the counts in one transaction; re-run it whole on a serialization
-        failure or deadlock, so no increment is lost or doubled."""
+        failure or deadlock, so no increment is lost or doubled. A batch id is
+        claimed in that same transaction: a re-sent batch adds nothing."""
         if not deltas:
-            return
+            return True
 
-        async def flush() -> None:
+        async def flush() -> bool:
             async with self._engine.begin() as conn:
-                await UsageRepository(conn).add(deltas)
+                usage = UsageRepository(conn)
+                if batch_id and not await usage.claim_batch(batch_id, self._clock()):
+                    return False
+                await usage.add(deltas)
+                return True
 
-        await retrying(flush)
+        return await retrying(flush)
 
 
 def _conforms(store: SqlIdentityStore) -> AuthStore:

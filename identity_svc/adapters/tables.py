@@ -126,6 +126,16 @@ usage_counters = Table(
 )
 Index("ix_usage_counters_merchant_day", usage_counters.c.merchant_id, usage_counters.c.day)
 
+# Usage batches already applied: an edge that re-sends a batch whose reply it
+# lost must not have it counted twice. Rows older than a couple of days go.
+usage_batches = Table(
+    "usage_batches",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_usage_batches_applied_at", usage_batches.c.applied_at)
+
 # Append-only: triggers in the migration refuse UPDATE and DELETE.
 audit_events = Table(
     "audit_events",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +18,7 @@ from .rows import utc
 
 # Six bound parameters a row: well under SQLite's and PostgreSQL's limits.
 _ROWS_PER_STATEMENT = 500
+BATCH_ID_RETENTION = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,25 @@ class UsageRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+
+    async def claim_batch(self, batch_id: str, now: datetime) -> bool:
+        """Record ``batch_id`` as applied; False if it already was (a re-sent batch).
+
+        Runs in the same transaction as the counts, so "claimed" and "added"
+        commit together or not at all.
+        """
+        b = t.usage_batches
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = (
+            dialect.insert(b)
+            .values(batch_id=batch_id, applied_at=utc(now))
+            .on_conflict_do_nothing(index_elements=[b.c.batch_id])
+            .returning(b.c.batch_id)
+        )
+        claimed = (await self.conn.execute(stmt)).first() is not None
+        # A re-send comes within seconds; two days of ids is ample and keeps the table small.
+        await self.conn.execute(delete(b).where(b.c.applied_at < utc(now - BATCH_ID_RETENTION)))
+        return claimed
 
     async def add(self, deltas: Sequence[UsageDelta]) -> None:
         """Add every delta with one upsert, then move last_used_time forward.

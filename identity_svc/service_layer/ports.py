@@ -58,7 +58,12 @@ class AuthStore(Protocol):
         """Changes with seq > cursor, ascending, at most ``limit``."""
         ...
 
-    async def add_usage(self, deltas: Sequence[UsageDelta]) -> None:
+    async def add_usage(self, deltas: Sequence[UsageDelta], *, batch_id: str = "") -> bool:
         """Add the counts atomically (concurrent callers never lose an increment) and
-        move each key's last_used_time forward (never back)."""
+        move each key's last_used_time forward (never back).
+
+        A non-empty ``batch_id`` is applied at most once: sending the same batch
+        again (because the reply to the first attempt was lost) changes nothing
+        and returns False. Returns True when the counts were added.
+        """
         ...

@@ -6,13 +6,13 @@ counter per (key, RPC, UTC day); a background task hands the deltas to
 
 Guarantees:
 
-* **Never lost.** A flush swaps the buffer out before awaiting the store; if
-  the store raises (or the flush is cancelled) the deltas are merged back and
-  go out with the next flush.
-* **Never double-counted** by this process: a delta leaves the buffer once and
-  returns only when the store refused it. (A store that commits and then
-  reports failure, a lost reply, would count it twice; ``add_usage`` has no
-  idempotency token to prevent that.)
+* **Never lost.** A flush moves the buffer into one batch with a fresh id
+  before awaiting the store. If the store raises (or the flush is cancelled),
+  that same batch, with the same id, is sent again by the next flush, before
+  anything counted since.
+* **Never double-counted.** The store applies a batch id at most once, so a
+  batch that was committed but whose reply was lost (a timeout, a dropped
+  connection) is not added twice when it is re-sent.
 * ``stop()`` flushes what remains; if that last flush fails, the loss is logged.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -40,14 +41,6 @@ class _Counts:
         self.throttled = 0
         self.last_used: datetime | None = None
 
-    def merge(self, other: _Counts) -> None:
-        self.allowed += other.allowed
-        self.throttled += other.throttled
-        if other.last_used is not None and (
-            self.last_used is None or other.last_used > self.last_used
-        ):
-            self.last_used = other.last_used
-
 
 _Buffer = dict[tuple[str, str, date], _Counts]
 
@@ -65,6 +58,8 @@ class UsageRecorder:
         self._clock = clock
         self._flush_interval_s = flush_interval_s
         self._buffer: _Buffer = {}
+        self._unsent: tuple[str, list[UsageDelta]] | None = None
+        """The batch the store has not acknowledged: re-sent as is, same id."""
         self._lock = asyncio.Lock()  # one flush at a time, so merges stay exact
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,26 +78,22 @@ class UsageRecorder:
             counts.throttled += 1
 
     def pending(self) -> list[UsageDelta]:
-        """What the next flush would send (for tests and diagnostics)."""
-        return _deltas(self._buffer)
+        """Counts not yet acknowledged by the store: an unsent batch, then the buffer."""
+        unsent = self._unsent[1] if self._unsent else []
+        return [*unsent, *_deltas(self._buffer)]
 
     async def flush(self) -> None:
         """Send the counts to the store. On failure they are kept, and this raises."""
         async with self._lock:
-            if not self._buffer:
-                return
-            batch, self._buffer = self._buffer, {}
-            try:
-                await self._store.add_usage(_deltas(batch))
-            except BaseException:
-                # Counts recorded meanwhile sit in the new buffer: add, don't replace.
-                for slot, counts in batch.items():
-                    current = self._buffer.get(slot)
-                    if current is None:
-                        self._buffer[slot] = counts
-                    else:
-                        current.merge(counts)
-                raise
+            if self._unsent is None:
+                if not self._buffer:
+                    return
+                self._unsent = (uuid.uuid4().hex, _deltas(self._buffer))
+                self._buffer = {}
+            batch_id, deltas = self._unsent
+            # On any failure (or cancellation) the batch stays unsent, under the same id.
+            await self._store.add_usage(deltas, batch_id=batch_id)
+            self._unsent = None
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -115,7 +106,7 @@ class UsageRecorder:
                 await self.flush()
             except Exception:  # noqa: BLE001 - kept for the next flush; the loop must live on
                 _log.warning(
-                    "usage flush failed; %d counters kept for the next one", len(self._buffer)
+                    "usage flush failed; %d counters kept for the next one", len(self.pending())
                 )
 
     async def start(self) -> None:
@@ -133,7 +124,8 @@ class UsageRecorder:
         try:
             await self.flush()
         except Exception:  # noqa: BLE001 - shutting down: report, do not crash the shutdown
-            _log.error("usage lost at shutdown: %d counters not flushed", len(self._buffer))
+            lost = len(self.pending())
+            _log.error("usage lost at shutdown: %d counters not flushed", lost)
 
 
 def _deltas(buffer: _Buffer) -> list[UsageDelta]:

@@ -107,6 +107,22 @@ async def test_usage_deltas_add_up_per_key_rpc_and_day(
     assert (report.total_allowed, report.total_throttled) == (16, 6)
 
 
+async def test_a_re_sent_usage_batch_is_counted_once(
+    identity: Identity, acme: Tenant, store: SqlIdentityStore
+) -> None:
+    batch = [_delta(acme, "a", 3, 1)]
+
+    first = await store.add_usage(batch, batch_id="batch-1")
+    again = await store.add_usage(batch, batch_id="batch-1")
+    other = await store.add_usage(batch, batch_id="batch-2")
+
+    report = await identity.get_usage(
+        acme.ctx, acme.merchant.merchant_id, start_day=DAY, end_day=DAY, key_id=""
+    )
+    assert (first, again, other) == (True, False, True)
+    assert (report.total_allowed, report.total_throttled) == (6, 2)
+
+
 async def test_usage_is_read_only_inside_the_requested_days(
     identity: Identity, acme: Tenant, store: SqlIdentityStore
 ) -> None:

@@ -40,7 +40,12 @@ class FakeAuthStore:
         self.fail_loads = False
         self.fail_changes = False
         self.fail_usage = 0
-        """How many of the next add_usage calls raise."""
+        """How many of the next add_usage calls raise (before applying anything)."""
+        self.lose_usage_replies = 0
+        """How many of the next add_usage calls apply the counts, then raise anyway."""
+        self.batches: list[str] = []
+        """Every batch id add_usage was given, in order, re-sends included."""
+        self.applied_batches: set[str] = set()
         self.gate: asyncio.Event | None = None
         """When set to an unset Event, loads wait for it (to overlap concurrent misses)."""
         self.loading = asyncio.Event()
@@ -72,12 +77,20 @@ class FakeAuthStore:
         self.polled.set()
         return [c for c in self.changes if c.seq > cursor][:limit]
 
-    async def add_usage(self, deltas: Sequence[UsageDelta]) -> None:
+    async def add_usage(self, deltas: Sequence[UsageDelta], *, batch_id: str = "") -> bool:
+        self.batches.append(batch_id)
         if self.fail_usage:
             self.fail_usage -= 1
             raise StoreDown("add_usage")
+        if batch_id and batch_id in self.applied_batches:
+            return False
+        self.applied_batches.add(batch_id)
         self.usage.extend(deltas)
         self.delivered.set()
+        if self.lose_usage_replies:
+            self.lose_usage_replies -= 1
+            raise StoreDown("add_usage committed, but the reply was lost")
+        return True
 
     # ---------------------------------------------------------- test helpers
     def _changed(self, merchant_id: str, key_id: str | None) -> None:

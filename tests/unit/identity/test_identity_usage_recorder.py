@@ -66,27 +66,42 @@ async def test_a_failed_flush_keeps_the_counts_and_the_next_delivers_them_once()
     with pytest.raises(ConnectionError):
         await recorder.flush()
     recorder.record("k1", "mer_1", WHOAMI, True)  # counted while the store was down
-    await recorder.flush()
+    await recorder.flush()  # the failed batch, re-sent under the same id
+    await recorder.flush()  # then what was counted meanwhile
     await recorder.flush()  # nothing left: must not send the same counts again
     assert counts(store) == {("k1", WHOAMI, "2025-03-01"): (2, 1)}
-    assert len(store.usage) == 1
+    assert store.batches[0] == store.batches[1] != store.batches[2]
+    assert len(store.batches) == 3 and recorder.pending() == []
 
 
-async def test_counts_recorded_during_a_failing_flush_are_merged_not_replaced() -> None:
+async def test_a_batch_whose_reply_was_lost_is_re_sent_but_counted_once() -> None:
+    store, wall = FakeAuthStore(), WallClock()
+    recorder = UsageRecorder(store, wall)
+    recorder.record("k1", "mer_1", WHOAMI, True)
+    store.lose_usage_replies = 1
+    with pytest.raises(ConnectionError):
+        await recorder.flush()  # committed, but the recorder cannot know
+    await recorder.flush()
+    assert counts(store) == {("k1", WHOAMI, "2025-03-01"): (1, 0)}
+    assert len(store.batches) == 2 and len(set(store.batches)) == 1
+    assert recorder.pending() == []
+
+
+async def test_counts_recorded_during_a_failing_flush_wait_for_the_next_batch() -> None:
     store, wall = FakeAuthStore(), WallClock()
     recorder = UsageRecorder(store, wall)
     recorder.record("k1", "mer_1", WHOAMI, True)
     store.fail_usage = 1
     store_add = store.add_usage
 
-    async def slow_failing_add(deltas: object) -> None:
+    async def slow_failing_add(deltas: object, *, batch_id: str = "") -> bool:
         recorder.record("k1", "mer_1", WHOAMI, True)  # arrives while the flush awaits
-        await store_add(deltas)  # type: ignore[arg-type]
+        return await store_add(deltas, batch_id=batch_id)  # type: ignore[arg-type]
 
     store.add_usage = slow_failing_add  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
         await recorder.flush()
-    assert [(d.allowed, d.throttled) for d in recorder.pending()] == [(2, 0)]
+    assert [(d.allowed, d.throttled) for d in recorder.pending()] == [(1, 0), (1, 0)]
 
 
 async def test_the_flush_task_delivers_on_its_interval() -> None:

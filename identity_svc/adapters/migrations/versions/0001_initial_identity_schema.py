@@ -108,6 +108,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key_id", "rpc", "day"),
     )
     op.create_index("ix_usage_counters_merchant_day", "usage_counters", ["merchant_id", "day"])
+    op.create_table(
+        "usage_batches",
+        sa.Column("batch_id", sa.String(length=40), nullable=False),
+        sa.Column("applied_at", _TZ, nullable=False),
+        sa.PrimaryKeyConstraint("batch_id"),
+    )
+    op.create_index("ix_usage_batches_applied_at", "usage_batches", ["applied_at"])
 
     op.create_table(
         "audit_events",
@@ -156,6 +163,8 @@ def downgrade() -> None:
     op.drop_index("ix_audit_events_action", table_name="audit_events")
     op.drop_index("ix_audit_events_merchant", table_name="audit_events")
     op.drop_table("audit_events")
+    op.drop_index("ix_usage_batches_applied_at", table_name="usage_batches")
+    op.drop_table("usage_batches")
     op.drop_index("ix_usage_counters_merchant_day", table_name="usage_counters")
     op.drop_table("usage_counters")
     op.drop_table("auth_changes")
