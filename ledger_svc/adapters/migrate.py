@@ -1,30 +1,18 @@
-"""Applies the ledger's Alembic migrations to a database, serialised across replicas."""
+"""Applies the ledger's Alembic migrations (default version table ``alembic_version``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from svc_kit import migrations
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every replica.
 _MIGRATION_LOCK_KEY = 7_115_001
 
 
-def _upgrade(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        # Replicas starting together would otherwise race to create the schema.
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-    config = Config()
-    config.set_main_option("script_location", str(_SCRIPTS))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
-
-
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision; a no-op when it already is."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    await migrations.upgrade(engine, _SCRIPTS, lock_key=_MIGRATION_LOCK_KEY)

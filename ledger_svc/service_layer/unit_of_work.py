@@ -1,60 +1,19 @@
-"""The unit of work: one database transaction that rolls back unless committed."""
+"""The ledger's unit of work: svc_kit's transaction with the ledger's repositories bound."""
 
 from __future__ import annotations
 
-from types import TracebackType
-
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger_svc.adapters.queries import LedgerQueries
 from ledger_svc.adapters.repository import LedgerRepository
 from ledger_svc.adapters.verify_reader import VerifyReader
-from svc_kit.db import deferred_begin
+from svc_kit import unit_of_work
 
 
-class UnitOfWork:
-    """``async with UnitOfWork(engine) as uow: ...; await uow.commit()``.
+class UnitOfWork(unit_of_work.UnitOfWork):
+    """``uow.ledger``, ``uow.queries`` and ``uow.verify`` on one transaction."""
 
-    Leaving the block without ``commit()`` (an exception, or simply not
-    calling it) rolls everything back. ``read_only`` units on SQLite read a
-    WAL snapshot instead of queueing for the write lock.
-    """
-
-    def __init__(
-        self, engine: AsyncEngine, *, read_only: bool = False, snapshot: bool = False
-    ) -> None:
-        self._engine = deferred_begin(engine) if read_only else engine
-        # Reports read many tables; on PostgreSQL each statement of a READ
-        # COMMITTED transaction may see other commits, which would show
-        # concurrent postings as discrepancies. SQLite's WAL read is one snapshot.
-        if snapshot and engine.dialect.name == "postgresql":
-            self._engine = self._engine.execution_options(isolation_level="REPEATABLE READ")
-        self._conn: AsyncConnection | None = None
-        self._committed = False
-
-    async def __aenter__(self) -> UnitOfWork:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
-        self.ledger = LedgerRepository(self._conn)
-        self.queries = LedgerQueries(self._conn)
-        self.verify = VerifyReader(self._conn)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._conn is not None
-        try:
-            if not self._committed:
-                await self._conn.rollback()
-        finally:
-            await self._conn.close()
-
-    async def commit(self) -> None:
-        """Make the unit's writes durable."""
-        assert self._conn is not None
-        await self._conn.commit()
-        self._committed = True
+    def bind(self, conn: AsyncConnection) -> None:
+        self.ledger = LedgerRepository(conn)
+        self.queries = LedgerQueries(conn)
+        self.verify = VerifyReader(conn)
