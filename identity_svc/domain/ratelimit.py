@@ -20,18 +20,23 @@ class TokenBucket:
         self._tokens = self._burst
         self._updated = now
 
-    def reshape(self, limit: RateLimit) -> None:
-        """Adopt a changed limit, keeping the tokens already earned (capped at the new burst)."""
+    def reshape(self, limit: RateLimit, now: float) -> None:
+        """Adopt a changed limit at ``now``: tokens earned until now count at the old
+        rate, and are capped at the new burst."""
+        self._refill(now)
         self._rate = float(limit.requests_per_second)
         self._burst = float(limit.burst)
         self._tokens = min(self._tokens, self._burst)
 
-    def take(self, now: float) -> float:
-        """Take one token. Returns 0.0 if allowed, else the seconds until one is available."""
+    def _refill(self, now: float) -> None:
         elapsed = now - self._updated
         if elapsed > 0:
             self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
             self._updated = now
+
+    def take(self, now: float) -> float:
+        """Take one token. Returns 0.0 if allowed, else the seconds until one is available."""
+        self._refill(now)
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return 0.0

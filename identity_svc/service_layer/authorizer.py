@@ -227,7 +227,7 @@ class Authorizer:
             bucket, shaped = entry
             # `is` first: the role defaults are shared objects, so this is the common case.
             if limit is not shaped and limit != shaped:
-                bucket.reshape(limit)
+                bucket.reshape(limit, now)
                 self._buckets[key_id] = (bucket, limit)
         wait_s = bucket.take(now)
         return math.ceil(wait_s) if wait_s > 0 else 0

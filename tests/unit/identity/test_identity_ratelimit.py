@@ -81,7 +81,7 @@ def test_a_clock_that_steps_back_earns_nothing() -> None:
 def test_reshaping_to_a_smaller_burst_caps_the_tokens_held() -> None:
     bucket = TokenBucket(RateLimit(requests_per_second=4, burst=10), now=T)
 
-    bucket.reshape(RateLimit(requests_per_second=4, burst=2))
+    bucket.reshape(RateLimit(requests_per_second=4, burst=2), T)
 
     assert _drain(bucket, T) == 2
 
@@ -90,7 +90,7 @@ def test_reshaping_to_a_larger_burst_keeps_the_tokens_held_without_topping_up() 
     bucket = TokenBucket(FOUR_PER_SECOND, now=T)
     bucket.take(T)
 
-    bucket.reshape(RateLimit(requests_per_second=4, burst=50))
+    bucket.reshape(RateLimit(requests_per_second=4, burst=50), T)
 
     assert _drain(bucket, T) == 2
     assert _drain(bucket, T + 10.0) == 40  # and it now fills up to the new burst
@@ -100,10 +100,19 @@ def test_reshaping_adopts_the_new_rate() -> None:
     bucket = TokenBucket(FOUR_PER_SECOND, now=T)
     _drain(bucket, T)
 
-    bucket.reshape(RateLimit(requests_per_second=2, burst=3))
+    bucket.reshape(RateLimit(requests_per_second=2, burst=3), T)
 
     assert bucket.take(T) == 0.5
     assert _drain(bucket, T + 1.0) == 2
+
+
+def test_time_before_a_reshape_is_credited_at_the_old_rate() -> None:
+    bucket = TokenBucket(RateLimit(requests_per_second=1, burst=100), now=T)
+    _drain(bucket, T)
+
+    bucket.reshape(RateLimit(requests_per_second=50, burst=100), T + 2.0)
+
+    assert _drain(bucket, T + 2.0) == 2  # two seconds at 1/s, not at 50/s
 
 
 @pytest.mark.parametrize("burst", [1, 7, 400])
