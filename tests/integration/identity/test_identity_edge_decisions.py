@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import grpc
 import pytest
 
+from identity_svc.adapters.pepper import load_pepper
+from identity_svc.adapters.store import SqlIdentityStore
+from identity_svc.entrypoints.authz import build_authz
+from identity_svc.entrypoints.routes import RouteTable, paymesh_services
 from paymesh.identity.v1 import identity_pb2 as pb
+from paymesh.third_party.envoy import external_auth_pb2_grpc
 from svc_kit.principal import PRINCIPAL_HEADER, EdgePrincipal
-from tests.integration.identity.support import Denied, Edge, bearer
+from tests.integration.identity.support import Denied, Edge, bearer, check_request
 from tests.integration.identity.test_identity_key_lifecycle import new_key, new_merchant, whoami
+from tests.unit.identity.probe_service import PROBE, probe_service
 
 
 def denial(response: object) -> tuple[int, str, dict[str, str]]:
@@ -185,3 +192,33 @@ async def test_whoami_through_the_edge_still_works_after_denials(edge: Edge) -> 
         await whoami(edge, "pm_test_" + "x" * 55)
 
     assert (await whoami(edge, edge.admin_token)).principal.role == pb.ROLE_ADMIN
+
+
+async def test_an_rpc_without_a_declared_permission_is_refused_403_even_for_admin(
+    edge: Edge, tmp_path: Path
+) -> None:
+    # A Check server whose route table also holds a service built at test time: a real
+    # store and key, but a route no shipped proto could leave undeclared.
+    routes = RouteTable([*paymesh_services(), probe_service()])
+    pepper = load_pepper(str(tmp_path / "pepper"), environment="test")
+    authz = build_authz(SqlIdentityStore(edge.engine), pepper, routes=routes)
+    server = grpc.aio.server()
+    authz.register(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await authz.start()
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = external_auth_pb2_grpc.AuthorizationStub(channel)
+            rest = await stub.Check(
+                check_request("GET", "/v1/probe/undeclared/7", bearer(edge.admin_token))
+            )
+            over_grpc = await stub.Check(
+                check_request("POST", PROBE + "Undeclared", bearer(edge.admin_token))
+            )
+    finally:
+        await server.stop(0)
+        await authz.stop()
+
+    assert denial(rest)[:2] == (403, "PERMISSION_UNDECLARED")
+    assert denial(over_grpc)[:2] == (403, "PERMISSION_UNDECLARED")

@@ -6,8 +6,7 @@ import re
 from typing import Any, cast
 
 import pytest
-from google.api import annotations_pb2, http_pb2
-from google.protobuf import descriptor_pb2, descriptor_pool
+from google.api import annotations_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 
 from identity_svc.domain import errors as e
@@ -24,6 +23,7 @@ from identity_svc.service_layer.key_cache import KeyCache
 from identity_svc.service_layer.usage_recorder import UsageRecorder
 from paymesh.auth.v1 import auth_pb2
 from tests.unit.identity.fakes import PEPPER, FakeAuthStore, ManualClock, WallClock, issue_key
+from tests.unit.identity.probe_service import PROBE, probe_service
 
 HTTP = cast(Any, annotations_pb2.http)  # typed as a plain FieldDescriptor by its stubs
 OPTIONS = (auth_pb2.required_permission, auth_pb2.any_authenticated, auth_pb2.public)
@@ -64,46 +64,11 @@ def test_no_paymesh_rpc_resolves_to_undeclared() -> None:
 
 
 # ------------------------------------------------- a service built at test time
-PROBE = "/probe.v1.ProbeService/"
-
-
-def _probe_service() -> ServiceDescriptor:
-    """ProbeService, with one method per way of (not) declaring access."""
-    pool = descriptor_pool.DescriptorPool()
-    for module in (descriptor_pb2, http_pb2, annotations_pb2, auth_pb2):
-        dependency = descriptor_pb2.FileDescriptorProto()
-        module.DESCRIPTOR.CopyToProto(dependency)
-        pool.Add(dependency)
-    file = descriptor_pb2.FileDescriptorProto(
-        name="probe/v1/probe.proto",
-        package="probe.v1",
-        syntax="proto3",
-        dependency=["google/api/annotations.proto", "paymesh/auth/v1/auth.proto"],
-    )
-    file.message_type.add(name="Req")
-    service = file.service.add(name="ProbeService")
-    methods: dict[str, dict[Any, Any]] = {
-        "Undeclared": {},
-        "Declared": {auth_pb2.required_permission: "ledger:read"},
-        "UnknownPermission": {auth_pb2.required_permission: "payments:teleport"},
-        "TwoOptions": {auth_pb2.required_permission: "ledger:read", auth_pb2.public: True},
-        "AnyAuthenticatedFalse": {auth_pb2.any_authenticated: False},
-        "Public": {auth_pb2.public: True},
-    }
-    for name, options in methods.items():
-        method = service.method.add(
-            name=name, input_type=".probe.v1.Req", output_type=".probe.v1.Req"
-        )
-        method.options.Extensions[HTTP].get = f"/v1/probe/{name.lower()}/{{id}}"
-        for extension, value in options.items():
-            method.options.Extensions[extension] = value
-    pool.Add(file)
-    return pool.FindServiceByName("probe.v1.ProbeService")
 
 
 @pytest.fixture(scope="module")
 def probe() -> ServiceDescriptor:
-    return _probe_service()
+    return probe_service()
 
 
 @pytest.mark.parametrize(
