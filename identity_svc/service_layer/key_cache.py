@@ -88,6 +88,21 @@ class KeyCache:
         # shield: one waiter's cancellation (Envoy's timeout) must not cancel the others' load.
         return await asyncio.shield(task)
 
+    def peek(self, key_id: str) -> AuthRecord | None:
+        """The cached record when the cache may answer from memory right now; else None.
+
+        Never loads. The edge's fast path uses it to confirm that a token it
+        verified earlier still maps to the very record it was verified against:
+        any change to the key or its merchant evicts that record.
+        """
+        entry = self._entries.get(key_id)
+        if entry is None:
+            return None
+        now = self._clock()
+        if now < entry[1] and now - self._synced_at <= self._staleness_s:
+            return entry[0]
+        return None
+
     def is_fresh(self) -> bool:
         """True while the follower is within the staleness bound (the cache may answer)."""
         return self._clock() - self._synced_at <= self._staleness_s

@@ -64,9 +64,15 @@ class UsageRecorder:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def record(self, key_id: str, merchant_id: str, rpc: str, allowed: bool) -> None:
-        """Count one request: let through (``allowed``) or refused by the rate limit."""
-        now = self._clock()
+    def record(
+        self, key_id: str, merchant_id: str, rpc: str, allowed: bool, now: datetime | None = None
+    ) -> None:
+        """Count one request: let through (``allowed``) or refused by the rate limit.
+
+        ``now`` saves a clock read when the caller already has the time.
+        """
+        if now is None:
+            now = self._clock()
         slot = (key_id, rpc, now.date())
         counts = self._buffer.get(slot)
         if counts is None:
