@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--pg-url", help="admin URL of a PostgreSQL server: use a fresh database "
         "paymesh_bench_identity there instead of SQLite")  # fmt: skip
     add("--json-out", type=Path, help="also write the results as JSON here")
+    add("--shared-listener", action="store_true",
+        help="serve Check on identity's main listener, behind the shared interceptors, "
+        "instead of its own (IDENTITY_AUTHZ_LISTEN_ADDR) as make run does")  # fmt: skip
     args = parser.parse_args(argv)
     if args.duration_s <= 0 or args.warmup_s < 0 or args.clients < 1 or args.channels < 1:
         parser.error("--duration-s must be > 0, --warmup-s >= 0, --clients/--channels >= 1")
@@ -140,15 +143,18 @@ async def _trivial_phase(args: argparse.Namespace, data: IdentityData) -> rep.Au
 async def _identity_phase(args: argparse.Namespace, data: IdentityData) -> list[rep.AuthzResult]:
     print("\n== identity_svc serve", flush=True)
     port = free_port()
+    # Check's own listener, as make run configures it; health is served there too.
+    authz_port = port if args.shared_listener else free_port()
     env = {
         "IDENTITY_DATABASE_URL": data.database_url,
         "IDENTITY_PLAINTEXT": "1",
         "IDENTITY_LISTEN_ADDR": f"127.0.0.1:{port}",
+        "IDENTITY_AUTHZ_LISTEN_ADDR": "" if args.shared_listener else f"127.0.0.1:{authz_port}",
         "IDENTITY_KEY_PEPPER_FILE": str(data.pepper_file),
         "IDENTITY_ENVIRONMENT": "test",
         "IDENTITY_LOG_LEVEL": "WARNING",
     }
-    service = await start_service("identity_svc", ["-m", "identity_svc", "serve"], env, port)
+    service = await start_service("identity_svc", ["-m", "identity_svc", "serve"], env, authz_port)
     try:
         warm = await _warm(service, args, data.keys.warm, rep.WARM)
         cold = await _scenario(

@@ -76,4 +76,5 @@ async def create_app(settings: IdentitySettings) -> ServiceHost:
         health_probe=probe,
         on_start=[authz.start],
         on_stop=[shutdown],
+        hot_listen_addr=settings.authz_listen_addr,
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from svc_kit.principal import EDGE_SPIFFE_ID
-from svc_kit.settings import ServiceSettings
+from svc_kit.settings import ServiceSettings, is_loopback_addr
 
 
 class IdentitySettings(ServiceSettings):
@@ -19,6 +19,11 @@ class IdentitySettings(ServiceSettings):
     listen_addr: str = Field(
         default="127.0.0.1:50062",
         description="gRPC listen address, host:port (port 0 picks a free one)",
+    )
+    authz_listen_addr: str = Field(
+        default="",
+        description="serve Envoy's ext_authz Check on this address of its own, a gRPC "
+        "listener with no interceptors (the hot path; same TLS); empty serves it on LISTEN_ADDR",
     )
     environment: Literal["test", "live"] = Field(
         default="test", description="the environment new keys carry in their prefix (pm_test_...)"
@@ -43,3 +48,16 @@ class IdentitySettings(ServiceSettings):
         description="SPIFFE id of the edge proxy; only its x-paymesh-principal header is believed",
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, description="database connection pool size")
+
+    @model_validator(mode="after")
+    def _authz_transport_is_safe(self) -> Self:
+        if (
+            self.plaintext
+            and self.authz_listen_addr
+            and not is_loopback_addr(self.authz_listen_addr)
+        ):
+            raise ValueError(
+                f"IDENTITY_PLAINTEXT=true is refused on {self.authz_listen_addr!r}: plaintext "
+                "may only listen on a loopback address"
+            )
+        return self

@@ -31,6 +31,9 @@ def _env(workload: str, prefix: str) -> dict[str, str]:
         "TLS_KEY_FILE": str(PKI / f"{workload}-key.pem"),
         "TLS_CA_FILE": str(PKI / "ca.pem"),
     }
+    if workload == "identity":
+        # Envoy's ext_authz cluster: Check on a listener of its own (see IDENTITY_AUTHZ_*).
+        defaults["AUTHZ_LISTEN_ADDR"] = "127.0.0.1:50063"
     for name, value in defaults.items():
         env.setdefault(f"{prefix}_{name}", value)
     return env

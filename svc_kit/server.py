@@ -32,6 +32,13 @@ _log = logging.getLogger(__name__)
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+_SERVER_OPTIONS = [
+    # grpc sets SO_REUSEPORT by default, so a stray process bound to the same port
+    # would silently take part of the traffic (edge.md). Fail to bind instead.
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+]
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,10 @@ class ServiceBinding:
     intercepted: bool = True
     """False for a hot-path service that maps its own errors and keeps its own metrics
     (identity's ext_authz Check): the shared interceptors wrap every call in two
-    handlers and an async context manager, which cost as much as the Check itself."""
+    handlers and an async context manager, which cost as much as the Check itself.
+    With ``ServiceHost(hot_listen_addr=...)`` such services get a listener of their
+    own, a grpc.aio server with no interceptors at all; otherwise they share the
+    main server and the interceptors let them through untouched."""
 
 
 class ServiceHost:
@@ -59,8 +69,12 @@ class ServiceHost:
         health_probe: Callable[[], Awaitable[bool]] | None = None,
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        hot_listen_addr: str = "",
     ) -> None:
         self.name = name
+        self._hot_listen_addr = hot_listen_addr
+        self._hot_server: grpc.aio.Server | None = None
+        self._hot_port = 0
         self._settings = settings
         self._bindings = tuple(bindings)
         self._error_mapper = error_mapper
@@ -83,48 +97,54 @@ class ServiceHost:
         return self._port
 
     @property
+    def hot_port(self) -> int | None:
+        """The bound port of the hot-path listener; None when there is none."""
+        return self._hot_port if self._hot_server is not None else None
+
+    @property
     def metrics_port(self) -> int | None:
         """The bound /metrics port, or None when metrics are disabled."""
         return self._metrics_port
 
     async def start(self) -> int:
-        """Build, bind and start the server. Returns the bound port."""
+        """Build, bind and start the server(s). Returns the main server's bound port."""
         if self._server is not None:
             raise RuntimeError(f"{self.name}: already started")
-        bypass = tuple(f"/{b.full_name}/" for b in self._bindings if not b.intercepted)
+        hot = [b for b in self._bindings if not b.intercepted]
+        separate = bool(self._hot_listen_addr and hot)
+        main = [b for b in self._bindings if b.intercepted] if separate else list(self._bindings)
+        bypass = () if separate else tuple(f"/{b.full_name}/" for b in hot)
         server = grpc.aio.server(
             interceptors=[
                 # Order matters: observability must see the status the error mapper chose.
                 ObservabilityInterceptor(self.name, bypass=bypass),
                 ErrorMappingInterceptor(self._error_mapper, bypass=bypass),
             ],
-            options=[
-                # grpc sets SO_REUSEPORT by default, so a stray process bound to the same port
-                # would silently take part of the traffic (edge.md). Fail to bind instead.
-                ("grpc.so_reuseport", 0),
-                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
-                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-            ],
+            options=_SERVER_OPTIONS,
         )
-        for binding in self._bindings:
+        for binding in main:
             binding.add_to_server(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        names = [b.full_name for b in self._bindings]
+        names = [b.full_name for b in main]
         reflection.enable_server_reflection(
             [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
-        self._port = self._bind(server)
+        self._port = self._bind(server, self._settings.listen_addr)
         self._server = server
+        if separate:
+            self._hot_server = self._hot(hot)
         # Background work (writers, sweepers) starts on the serving loop, before traffic.
         for hook in self._on_start:
             await hook()
         # Probe once before serving so the first health check already tells the truth.
         await self._apply_health(await self._probe())
         await server.start()
+        if self._hot_server is not None:
+            await self._hot_server.start()
         try:
             self._metrics_port = start_metrics_server(self._settings.metrics_addr)
         except Exception:
-            await server.stop(None)
+            await self._stop_servers(None)
             raise
         if self._health_probe is not None:
             self._probe_task = asyncio.create_task(
@@ -132,18 +152,32 @@ class ServiceHost:
             )
         return self._port
 
-    def _bind(self, server: grpc.aio.Server) -> int:
+    def _hot(self, bindings: Sequence[ServiceBinding]) -> grpc.aio.Server:
+        """The hot-path listener: those services and health, and nothing per call."""
+        server = grpc.aio.server(options=_SERVER_OPTIONS)
+        for binding in bindings:
+            binding.add_to_server(server)
+        # Envoy health-checks this cluster too; same servicer, same truth.
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        self._hot_port = self._bind(server, self._hot_listen_addr)
+        return server
+
+    async def _stop_servers(self, grace_s: float | None) -> None:
+        servers = [s for s in (self._server, self._hot_server) if s is not None]
+        await asyncio.gather(*(s.stop(grace_s) for s in servers))
+
+    def _bind(self, server: grpc.aio.Server, addr: str) -> int:
         s = self._settings
         try:
             if s.plaintext:
-                port = server.add_insecure_port(s.listen_addr)
+                port = server.add_insecure_port(addr)
             else:
                 creds = server_credentials(s.tls_cert_file, s.tls_key_file, s.tls_ca_file)
-                port = server.add_secure_port(s.listen_addr, creds)
+                port = server.add_secure_port(addr, creds)
         except RuntimeError as exc:
-            raise RuntimeError(f"{self.name}: cannot listen on {s.listen_addr}: {exc}") from exc
-        if port == 0 and not s.listen_addr.startswith("unix"):
-            raise RuntimeError(f"{self.name}: cannot listen on {s.listen_addr}")
+            raise RuntimeError(f"{self.name}: cannot listen on {addr}: {exc}") from exc
+        if port == 0 and not addr.startswith("unix"):
+            raise RuntimeError(f"{self.name}: cannot listen on {addr}")
         return port
 
     async def _probe(self) -> bool:
@@ -185,9 +219,8 @@ class ServiceHost:
             await asyncio.gather(self._probe_task, return_exceptions=True)
         # Marks every service NOT_SERVING and ignores later set() calls.
         await self._health.enter_graceful_shutdown()
-        if self._server is not None:
-            grace = self._settings.shutdown_grace_s if grace_s is None else grace_s
-            await self._server.stop(grace)
+        grace = self._settings.shutdown_grace_s if grace_s is None else grace_s
+        await self._stop_servers(grace)
         if self._metrics_port is not None:
             # Joins the server thread: keep that off the event loop.
             await asyncio.to_thread(stop_metrics_server, self._metrics_port)
