@@ -157,8 +157,13 @@ class ServiceHost:
         server = grpc.aio.server(options=_SERVER_OPTIONS)
         for binding in bindings:
             binding.add_to_server(server)
-        # Envoy health-checks this cluster too; same servicer, same truth.
+        # Envoy health-checks this cluster too; same servicer, same truth. Reflection
+        # costs nothing per call and lets buf curl and grpcurl talk to it.
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            [*(b.full_name for b in bindings), health.SERVICE_NAME, reflection.SERVICE_NAME],
+            server,
+        )
         self._hot_port = self._bind(server, self._hot_listen_addr)
         return server
 
