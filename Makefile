@@ -36,7 +36,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 .PHONY: help venv run test gen check-gen lint fmt typecheck buf-lint buf-build \
-	imports bench bench-authz lock clean
+	imports envoy-validate bench bench-authz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -96,6 +96,14 @@ buf-build: ## compile all protos with buf
 
 imports: venv ## check import contracts (import-linter)
 	$(BIN)/lint-imports
+
+# The edge config is generated from the proto descriptors (scripts/envoy_config.py)
+# against a throwaway PKI, then checked by the real Envoy without serving.
+envoy-validate: venv ## generate the Envoy config from the protos and validate it with Envoy
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BIN)/python -m svc_kit.pki init --dir "$$tmp/pki" >/dev/null; \
+	$(BIN)/python scripts/envoy_config.py --pki-dir "$$tmp/pki" --out "$$tmp"; \
+	$(BIN)/envoy --mode validate -c "$$tmp/envoy.json" --use-dynamic-base-id --log-level warning
 
 bench: venv ## run the benchmarks
 	$(BIN)/python -m bench
