@@ -27,6 +27,7 @@ from scripts.envoy_config import EdgeConfig, build_descriptor_set, render
 from svc_kit import db
 from svc_kit.pki import main as pki_main
 from tests.e2e.envoy_support import run_envoy
+from tests.rest_routes import rest_bindings
 
 
 @dataclass
@@ -164,3 +165,17 @@ async def test_an_invalid_account_comes_back_as_400_with_field_violations(edge: 
     assert bad_request, body
     fields = [v["field"] for v in bad_request[0]["field_violations"]]
     assert any("currency_code" in f for f in fields), fields
+
+
+async def test_every_rest_route_without_a_key_is_refused_401_by_the_real_edge(
+    edge: Edge,
+) -> None:
+    bindings = rest_bindings()
+
+    statuses = {
+        (method, path): (await edge.rest.request(method, path, json={})).status_code
+        for method, path in bindings
+    }
+
+    assert len(bindings) >= 29
+    assert {key: code for key, code in statuses.items() if code != 401} == {}

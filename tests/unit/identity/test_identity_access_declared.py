@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 import pytest
@@ -22,6 +21,7 @@ from identity_svc.service_layer.authorizer import (
 from identity_svc.service_layer.key_cache import KeyCache
 from identity_svc.service_layer.usage_recorder import UsageRecorder
 from paymesh.auth.v1 import auth_pb2
+from tests.rest_routes import rest_bindings
 from tests.unit.identity.fakes import PEPPER, FakeAuthStore, ManualClock, WallClock, issue_key
 from tests.unit.identity.probe_service import PROBE, probe_service
 
@@ -120,23 +120,10 @@ async def test_a_public_rpc_from_the_descriptors_passes_without_a_key(
     assert decision.allowed and store.load_calls == []
 
 
-def _rest_bindings() -> list[tuple[str, str]]:
-    """(HTTP method, sample path) for every google.api.http binding of the paymesh protos."""
-    samples = []
-    for service in paymesh_services():
-        for method in service.methods:
-            rule = method.GetOptions().Extensions[HTTP]
-            for one in (rule, *rule.additional_bindings):
-                verb = one.WhichOneof("pattern")
-                path = re.sub(r"\{[^}]*\}", "x", getattr(one, verb))
-                samples.append((verb.upper(), path))
-    return samples
-
-
 async def test_every_rest_route_without_credentials_is_refused_401() -> None:
     store = FakeAuthStore()
     authorizer = _authorizer(store, RouteTable.for_paymesh())
-    bindings = _rest_bindings()
+    bindings = rest_bindings()
     refused = []
     for method, path in bindings:
         decision = await authorizer.decide(AuthzRequest(method, path, {}, "", ""))
