@@ -20,6 +20,13 @@ _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    _tenants()
+    _usage()
+    _audit_log()
+
+
+def _tenants() -> None:
+    """Merchants, keys, secret hashes and the change feed the edge's key cache follows."""
     op.create_table(
         "merchants",
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
@@ -94,6 +101,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
     )
 
+
+def _usage() -> None:
+    """Counters per key, RPC and day, and the batch ids that make re-sent flushes no-ops."""
     op.create_table(
         "usage_counters",
         sa.Column("key_id", sa.String(length=16), nullable=False),
@@ -116,6 +126,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_usage_batches_applied_at", "usage_batches", ["applied_at"])
 
+
+def _audit_log() -> None:
+    """The hash-chained log, its head, and the triggers that make it append-only."""
     op.create_table(
         "audit_events",
         sa.Column("sequence", sa.BigInteger(), autoincrement=False, nullable=False),
