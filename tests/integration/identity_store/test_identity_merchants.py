@@ -152,7 +152,7 @@ async def test_an_update_with_a_bad_mask_or_value_names_the_field(
     merchant_id = await _create(identity, admin, "mask")
     with pytest.raises(ValidationFailed) as caught:
         await identity.update_merchant(
-            admin, merchant_id, paths=paths, default_currency="XXX1", status=None
+            admin, merchant_id, paths=paths, default_currency="EURO", status=None
         )
     assert field in {v.field for v in caught.value.violations}
 

@@ -117,11 +117,12 @@ async def test_another_merchants_usage_is_not_found(
     identity: Identity, tenants: tuple[Tenant, Tenant]
 ) -> None:
     a, b = tenants
-    await _same_answer(
+    foreign, _ = await _same_answer(
         lambda m: identity.get_usage(a.ctx, m, start_day=None, end_day=None, key_id=""),
         b.merchant.merchant_id,
         MISSING_MERCHANT,
     )
+    assert isinstance(foreign, e.MerchantNotFound)
 
 
 async def test_naming_another_merchants_key_in_usage_matches_nothing(
