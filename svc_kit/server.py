@@ -12,10 +12,13 @@ is gone stops receiving traffic instead of failing every call.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -146,11 +149,30 @@ class ServiceHost:
         except Exception:
             await self._stop_servers(None)
             raise
+        if self._settings.ports_file:
+            self._write_ports_file(Path(self._settings.ports_file))
         if self._health_probe is not None:
             self._probe_task = asyncio.create_task(
                 self._probe_loop(), name=f"{self.name}-health-probe"
             )
         return self._port
+
+    def _write_ports_file(self, path: Path) -> None:
+        """Publish the bound ports, atomically: a reader sees the whole file or none.
+
+        A supervisor (scripts/run_stack.py, tests) starts services on port 0 and
+        learns where they listen from here, so nothing races for a fixed port.
+        """
+        ports = {
+            "grpc": self._port,
+            "hot": self.hot_port,
+            "metrics": self._metrics_port,
+            "pid": os.getpid(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(ports) + "\n", encoding="utf-8")
+        tmp.replace(path)
 
     def _hot(self, bindings: Sequence[ServiceBinding]) -> grpc.aio.Server:
         """The hot-path listener: those services and health, and nothing per call."""

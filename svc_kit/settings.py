@@ -52,6 +52,11 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Prometheus /metrics address, host:port (plain HTTP); empty disables",
     )
+    ports_file: str = Field(
+        default="",
+        description='after binding, write the bound ports here as JSON ({"grpc": ..., '
+        '"hot": ..., "metrics": ..., "pid": ...}); lets a supervisor use port 0',
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
     shutdown_grace_s: float = Field(
         default=10.0, ge=0, description="seconds in-flight RPCs may run after a stop is requested"

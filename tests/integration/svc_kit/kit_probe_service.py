@@ -124,10 +124,11 @@ class Running:
 
 
 def make_host(
-    probe: Probe, name: str = "kit-test", listen_addr: str = "127.0.0.1:0"
+    probe: Probe, name: str = "kit-test", listen_addr: str = "127.0.0.1:0", ports_file: str = ""
 ) -> ServiceHost:
     settings = KitSettings(
         listen_addr=listen_addr,
+        ports_file=ports_file,
         plaintext=True,
         metrics_addr="127.0.0.1:0",
         health_probe_interval_s=0.05,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -141,3 +143,22 @@ async def test_a_second_server_cannot_share_a_bound_port(running: Running) -> No
     )
     with pytest.raises(RuntimeError, match="cannot listen"):
         await intruder.start()
+
+
+async def test_the_ports_file_names_every_bound_port(tmp_path: Path) -> None:
+    # A supervisor starts services on port 0 and reads where they ended up from here.
+    ports_file = tmp_path / "run" / "kit.json"
+    host = make_host(Probe(), name="kit-test-ports", ports_file=str(ports_file))
+    port = await host.start()
+    try:
+        published = json.loads(ports_file.read_text())
+    finally:
+        await host.stop(0)
+    assert published == {
+        "grpc": port,
+        "hot": None,
+        "metrics": host.metrics_port,
+        "pid": os.getpid(),
+    }
+    assert port > 0
+    assert host.metrics_port
