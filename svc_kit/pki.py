@@ -85,8 +85,14 @@ def issue_cert(
     trust_domain: str = "paymesh.local",
     dns_names: Sequence[str] = ("localhost",),
     ip_addresses: Sequence[str] = ("127.0.0.1",),
+    valid_from: dt.datetime | None = None,
+    valid_until: dt.datetime | None = None,
 ) -> tuple[bytes, bytes]:
-    """A one-year leaf for ``workload`` signed by the CA. Returns (cert_pem, key_pem)."""
+    """A leaf for ``workload`` signed by the CA. Returns (cert_pem, key_pem).
+
+    Valid for a year from now unless ``valid_from``/``valid_until`` say otherwise
+    (tests use them to make an expired certificate).
+    """
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -104,8 +110,8 @@ def issue_cert(
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=_LEAF_DAYS))
+        .not_valid_before(valid_from or now - _BACKDATE)
+        .not_valid_after(valid_until or now + dt.timedelta(days=_LEAF_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(
