@@ -14,6 +14,7 @@ from identity_svc.settings import IdentitySettings
 from paymesh.identity.v1 import identity_pb2_grpc
 from svc_kit import db
 from svc_kit.metrics import register_pool
+from svc_kit.peers import peer_allow_list
 from svc_kit.server import ServiceBinding, ServiceHost
 
 SERVICE_NAME = "paymesh.identity.v1.IdentityService"
@@ -42,6 +43,7 @@ async def create_app(settings: IdentitySettings) -> ServiceHost:
         pepper,
         refresh_interval_s=settings.cache_refresh_interval_s,
         flush_interval_s=settings.usage_flush_interval_s,
+        peers=peer_allow_list(settings, MAPPER.domain),
     )
     servicer = IdentityServicer(
         identity,

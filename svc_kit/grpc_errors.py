@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import grpc.aio
@@ -114,12 +114,24 @@ class ErrorMapper:
         )
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    """Aborts every failing RPC with ``mapper.status_for(exc)``; install it innermost."""
+# Decides, before the handler runs, whether a call may proceed: None, or the status to refuse it
+# with (svc_kit.peers.PeerAllowList.refusal).
+Admission: TypeAlias = "Callable[[Context], grpc.Status | None]"
 
-    def __init__(self, mapper: ErrorMapper, *, bypass: tuple[str, ...] = ()) -> None:
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Aborts every failing RPC with ``mapper.status_for(exc)``; install it innermost.
+
+    With ``refuse``, a call it refuses is aborted with that status before its handler runs:
+    the caller check rides on this interceptor's per-call wrapper instead of adding a third.
+    """
+
+    def __init__(
+        self, mapper: ErrorMapper, *, bypass: tuple[str, ...] = (), refuse: Admission | None = None
+    ) -> None:
         self._mapper = mapper
         self._bypass = bypass  # method prefixes served untouched (ServiceBinding.intercepted)
+        self._refuse = refuse
 
     async def intercept_service(
         self,
@@ -135,6 +147,10 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 
     @asynccontextmanager
     async def _guard(self, context: Context) -> AsyncIterator[None]:
+        if self._refuse is not None:
+            refusal = self._refuse(context)
+            if refusal is not None:
+                await context.abort_with_status(_keep_trailing_metadata(context, refusal))
         try:
             yield
         except grpc.aio.AbortError:

@@ -7,6 +7,10 @@ services would otherwise copy lives here once.
 Health: the overall service ("") and every bound service follow one readiness probe (the
 service's database ping). Envoy's ``grpc_health_check`` reads it, so a replica whose database
 is gone stops receiving traffic instead of failing every call.
+
+Callers: over mTLS, only the SPIFFE ids in ``settings.allowed_peers`` may call anything on any
+port, health and reflection included (``svc_kit.peers``). Certificate files are re-read for new
+connections when they change (``svc_kit.tls``), so a rotation needs no restart.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from svc_kit.grpc_errors import ErrorMapper, ErrorMappingInterceptor
 from svc_kit.metrics import start_metrics_server, stop_metrics_server
 from svc_kit.observability import ObservabilityInterceptor
+from svc_kit.peers import PeerAllowList, PeerCheckedRegistrar, peer_allow_list
 from svc_kit.settings import ServiceSettings
 from svc_kit.tls import server_credentials
 
@@ -56,7 +62,9 @@ class ServiceBinding:
     handlers and an async context manager, which cost as much as the Check itself.
     With ``ServiceHost(hot_listen_addr=...)`` such services get a listener of their
     own, a grpc.aio server with no interceptors at all; otherwise they share the
-    main server and the interceptors let them through untouched."""
+    main server and the interceptors let them through untouched. Either way such a
+    service checks its callers itself, against ``ServiceHost.peers``-equivalent
+    ``svc_kit.peers.peer_allow_list(settings, domain)``: nothing else does it for them."""
 
 
 class ServiceHost:
@@ -85,6 +93,7 @@ class ServiceHost:
         self._on_start = tuple(on_start)
         self._on_stop = tuple(on_stop)
         self._server: grpc.aio.Server | None = None
+        self._peers = peer_allow_list(settings, error_mapper.domain)
         self._health = health.aio.HealthServicer()
         self._probe_task: asyncio.Task[None] | None = None
         self._healthy: bool | None = None
@@ -105,6 +114,11 @@ class ServiceHost:
         return self._hot_port if self._hot_server is not None else None
 
     @property
+    def peers(self) -> PeerAllowList | None:
+        """Who may call; None when anyone may (plaintext, or ``allowed_peers=["*"]``)."""
+        return self._peers
+
+    @property
     def metrics_port(self) -> int | None:
         """The bound /metrics port, or None when metrics are disabled."""
         return self._metrics_port
@@ -121,7 +135,12 @@ class ServiceHost:
             interceptors=[
                 # Order matters: observability must see the status the error mapper chose.
                 ObservabilityInterceptor(self.name, bypass=bypass),
-                ErrorMappingInterceptor(self._error_mapper, bypass=bypass),
+                # It also refuses callers not on the allow-list, before any handler runs.
+                ErrorMappingInterceptor(
+                    self._error_mapper,
+                    bypass=bypass,
+                    refuse=self._peers.refusal if self._peers is not None else None,
+                ),
             ],
             options=_SERVER_OPTIONS,
         )
@@ -178,13 +197,18 @@ class ServiceHost:
         """The hot-path listener: those services and health, and nothing per call."""
         server = grpc.aio.server(options=_SERVER_OPTIONS)
         for binding in bindings:
-            binding.add_to_server(server)
+            binding.add_to_server(server)  # checks its own callers (ServiceBinding.intercepted)
         # Envoy health-checks this cluster too; same servicer, same truth. Reflection
-        # costs nothing per call and lets buf curl and grpcurl talk to it.
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            [*(b.full_name for b in bindings), health.SERVICE_NAME, reflection.SERVICE_NAME],
-            server,
+        # costs nothing per call and lets buf curl and grpcurl talk to it. Both are
+        # wrapped at registration, so the hot services pay nothing for their check.
+        # Any: the registrar stands in for the server, which the stubs cannot express.
+        checked: Any = server if self._peers is None else PeerCheckedRegistrar(server, self._peers)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, checked)
+        # Not enable_server_reflection: it picks the sync servicer for anything that is
+        # not a grpc.aio.Server, and the registrar is not one.
+        names = [*(b.full_name for b in bindings), health.SERVICE_NAME, reflection.SERVICE_NAME]
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(  # type: ignore[no-untyped-call]
+            reflection.aio.ReflectionServicer(names), checked
         )
         self._hot_port = self._bind(server, self._hot_listen_addr)
         return server

@@ -8,18 +8,26 @@ Two rules are enforced when settings are built, so a misconfigured service fails
 instead of serving insecurely: without ``plaintext`` all three TLS files are required, and
 ``plaintext`` is refused on anything but a loopback address (architecture.md: "Plaintext exists
 only for unit tests on loopback and must be asked for explicitly").
+
+``allowed_peers`` names the SPIFFE ids that may call the service at all (``svc_kit.peers``). In
+production every service is reached only through Envoy, so the default admits Envoy alone.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Self
+import json
+from typing import Annotated, Any, Self
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from svc_kit.principal import EDGE_SPIFFE_ID
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TLS_FIELDS = ("tls_cert_file", "tls_key_file", "tls_ca_file")
+ANY_PEER = "*"
+_SPIFFE_PREFIX = "spiffe://"
 
 
 class ServiceSettings(BaseSettings):
@@ -42,6 +50,14 @@ class ServiceSettings(BaseSettings):
     tls_key_file: str = Field(default="", description="PEM private key of the certificate")
     tls_ca_file: str = Field(
         default="", description="PEM CA bundle that client certificates must chain to"
+    )
+    # NoDecode: pydantic-settings would parse the variable as JSON only; the validator below
+    # takes JSON or the comma-separated form people actually type.
+    allowed_peers: Annotated[list[str], NoDecode] = Field(
+        default=[EDGE_SPIFFE_ID],
+        description="SPIFFE ids allowed to call any RPC on any port of this service, health and "
+        'reflection included (comma-separated or a JSON list); "*" alone admits every '
+        "certificate of the CA (local tools, tests); ignored with PLAINTEXT",
     )
     plaintext: bool = Field(
         default=False,
@@ -71,6 +87,32 @@ class ServiceSettings(BaseSettings):
         if value.upper() not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return value.upper()
+
+    @field_validator("allowed_peers", mode="before")
+    @classmethod
+    def _split_peers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of SPIFFE ids: {exc}") from exc
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _valid_peers(cls, value: list[str]) -> list[str]:
+        if not value:
+            # An empty list would refuse every caller; an unset variable is the usual cause.
+            raise ValueError(f'name at least one SPIFFE id, or "{ANY_PEER}" to admit any peer')
+        if ANY_PEER in value and len(value) > 1:
+            raise ValueError(f'"{ANY_PEER}" admits every peer; list it alone')
+        for peer in value:
+            if peer != ANY_PEER and not _is_spiffe_id(peer):
+                raise ValueError(f"{peer!r} is not a SPIFFE id (spiffe://<trust domain>/<path>)")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _transport_is_safe(self) -> Self:
@@ -104,6 +146,11 @@ def is_loopback_addr(addr: str) -> bool:
         return False  # a host name other than localhost could resolve anywhere
 
 
+def _is_spiffe_id(value: str) -> bool:
+    trust_domain, _, path = value.removeprefix(_SPIFFE_PREFIX).partition("/")
+    return value.startswith(_SPIFFE_PREFIX) and bool(trust_domain) and bool(path)
+
+
 def settings_help(cls: type[ServiceSettings]) -> str:
     """A table of every environment variable of ``cls``: name, default and description."""
     prefix = str(cls.model_config.get("env_prefix", ""))
@@ -124,4 +171,6 @@ def _show_default(value: Any) -> str:
         return '""'
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)  # the form the variable takes
     return str(value)

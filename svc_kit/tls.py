@@ -2,19 +2,41 @@
 
 Every hop in paymesh is mutual TLS (architecture.md). Servers always require a client
 certificate; a service learns who calls it from the certificate's single URI SAN,
-``spiffe://paymesh.local/<workload>``.
+``spiffe://paymesh.local/<workload>``, and ``svc_kit.peers`` decides whether that id may call.
+
+Rotation without a restart: before each new connection's handshake, gRPC asks the server's
+credentials whether its files changed (``grpc.dynamic_ssl_server_credentials``). We answer with
+three ``stat`` calls; when the files did change and the new key matches the new certificate, the
+handshake uses them. Connections already open keep what they were made with; a half-written
+rotation (new certificate, old key) is not picked up until the pair matches again.
+
+TLS versions: grpcio 1.85 cannot make a Python server require TLS 1.3. ``ssl_server_credentials``
+and ``dynamic_ssl_server_credentials`` build core's legacy SSL server credentials, whose options
+have no TLS version setter in the C API, and the Python wrapper passes none (core's defaults:
+TLS 1.2 minimum, 1.3 maximum). Adding one is open work upstream (grpc/grpc#43074, #43080; the
+channel side is #43045). So the services accept TLS 1.2 (grpc offers only ECDHE AEAD suites
+there), every gRPC client negotiates 1.3, and Envoy, the one production caller, is configured for
+TLS 1.3 on its upstream connections.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import grpc
 import grpc.aio
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from svc_kit._handlers import Context
 
 _SPIFFE_PREFIX = "spiffe://"
+_log = logging.getLogger(__name__)
+# (inode, mtime, size) of each file: a rename (how svc_kit.pki writes) changes the inode, an
+# in-place rewrite the mtime or size.
+_Stamp = tuple[tuple[int, int, int], ...]
 
 
 def _read(path: str, what: str) -> bytes:
@@ -26,12 +48,75 @@ def _read(path: str, what: str) -> bytes:
 
 
 def server_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.ServerCredentials:
-    """Server credentials that demand a client certificate signed by ``ca_file``."""
-    return grpc.ssl_server_credentials(
-        [(_read(key_file, "key"), _read(cert_file, "certificate"))],
-        root_certificates=_read(ca_file, "CA"),
-        require_client_auth=True,
+    """Server credentials that demand a client certificate signed by ``ca_file``, and pick up
+    new contents of the three files for each new connection (see the module docstring)."""
+    files = _ServerFiles(cert_file, key_file, ca_file)
+    return grpc.dynamic_ssl_server_credentials(
+        files.initial,
+        # types-grpcio omits the None ("no change") that grpc documents and handles.
+        files.fetch,  # type: ignore[arg-type]
+        require_client_authentication=True,
     )
+
+
+class _ServerFiles:
+    """The certificate, key and CA a server reads, and the answer to "did they change?"."""
+
+    def __init__(self, cert_file: str, key_file: str, ca_file: str) -> None:
+        self._paths = (cert_file, key_file, ca_file)
+        self._stamp = self._stat()
+        self._unusable: _Stamp | None = None
+        self.initial = self._load()
+
+    def _stat(self) -> _Stamp | None:
+        try:
+            stats = [os.stat(path) for path in self._paths]
+        except OSError:
+            return None  # a file is being replaced right now: look again next time
+        return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in stats)
+
+    def _load(self) -> grpc.ServerCertificateConfiguration:
+        cert_file, key_file, ca_file = self._paths
+        cert = _read(cert_file, "certificate")
+        key = _read(key_file, "key")
+        ca = _read(ca_file, "CA")
+        _check_pair(cert, key, cert_file, key_file)
+        try:
+            x509.load_pem_x509_certificates(ca)
+        except ValueError as exc:
+            raise ValueError(f"TLS CA file {ca_file!r} holds no valid PEM certificate") from exc
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
+
+    def fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        """gRPC's fetcher: a new configuration when the files changed and are usable, else None.
+
+        Runs on a gRPC thread before every handshake, so the common case is three stat calls.
+        """
+        stamp = self._stat()
+        if stamp is None or stamp in (self._stamp, self._unusable):
+            return None
+        try:
+            config = self._load()
+        except (OSError, ValueError) as exc:
+            # Keep serving with the files we have; say so once per unusable state.
+            self._unusable = stamp
+            _log.warning("TLS files changed but are not usable yet: %s", exc)
+            return None
+        self._stamp = stamp
+        _log.info("TLS files reloaded", extra={"cert_file": self._paths[0]})
+        return config
+
+
+def _check_pair(cert_pem: bytes, key_pem: bytes, cert_file: str, key_file: str) -> None:
+    """Refuse a key that does not belong to the certificate (a rotation caught half-way)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cannot parse TLS {cert_file!r} / {key_file!r}: {exc}") from exc
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        raise ValueError(f"TLS key {key_file!r} does not match certificate {cert_file!r}")
 
 
 def channel_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.ChannelCredentials:

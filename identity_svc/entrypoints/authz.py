@@ -9,6 +9,10 @@ gives every other error), ``www-authenticate`` on 401, ``retry-after`` on 429.
 When the decision needs the store and the store is down, the Check RPC itself
 fails with UNAVAILABLE: Envoy (``failure_mode_allow: false``) then denies.
 
+Check runs without the shared interceptors, so it refuses callers that are not
+on the service's SPIFFE allow-list itself (svc_kit.peers): PERMISSION_DENIED
+with ErrorInfo ``PEER_NOT_ALLOWED``, as every other RPC of the service answers.
+
 ``build_authz`` assembles routes, cache, recorder and authorizer for the host.
 """
 
@@ -48,6 +52,7 @@ from paymesh.third_party.envoy import (
     http_status_pb2,
 )
 from svc_kit.observability import REQUEST_ID_KEY
+from svc_kit.peers import PEER_NOT_ALLOWED, PeerAllowList
 from svc_kit.principal import PRINCIPAL_HEADER, EdgePrincipal
 
 _log = logging.getLogger(__name__)
@@ -143,8 +148,9 @@ def _header(key: str, value: str) -> core_pb2.HeaderValueOption:
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
     """envoy.service.auth.v3.Authorization: translation only; the Authorizer decides."""
 
-    def __init__(self, authorizer: Authorizer) -> None:
+    def __init__(self, authorizer: Authorizer, peers: PeerAllowList | None = None) -> None:
         self._authorizer = authorizer
+        self._peers = peers  # None: every peer the handshake accepted may ask
         # Allow answers repeat (same principal header, same removals): building the
         # protobuf costs about as much as deciding, so reuse it. Never mutated.
         self._allows: dict[_AllowKey, external_auth_pb2.CheckResponse] = {}
@@ -156,6 +162,12 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             external_auth_pb2.CheckRequest, external_auth_pb2.CheckResponse
         ],
     ) -> external_auth_pb2.CheckResponse:
+        if self._peers is not None:
+            refusal = self._peers.refusal(context)
+            if refusal is not None:
+                # Only Envoy asks; anyone else could probe which keys are valid.
+                DECISIONS.labels(PEER_NOT_ALLOWED).inc()
+                await context.abort_with_status(refusal)
         try:
             decision = await self._authorizer.decide(authz_request(request))
         except StoreUnavailable:
@@ -219,9 +231,10 @@ def build_authz(
     refresh_interval_s: float = 0.25,
     staleness_s: float = 0.75,
     flush_interval_s: float = 1.0,
+    peers: PeerAllowList | None = None,
 ) -> Authz:
     """Routes from every paymesh service (unless given), a key cache and usage recorder
-    over ``store``, and the Authorizer and servicer on top."""
+    over ``store``, and the Authorizer and servicer on top; Check answers only ``peers``."""
     cache = KeyCache(store, monotonic, refresh_interval_s, staleness_s=staleness_s)
     recorder = UsageRecorder(store, clock, flush_interval_s)
     authorizer = Authorizer(
@@ -232,7 +245,7 @@ def build_authz(
         clock=clock,
         monotonic=monotonic,
     )
-    return Authz(AuthorizationServicer(authorizer), authorizer, cache, recorder)
+    return Authz(AuthorizationServicer(authorizer, peers), authorizer, cache, recorder)
 
 
 def direct_auth(authorizer: Authorizer) -> Callable[..., Any]:

@@ -59,6 +59,7 @@ async def port(pki: Path) -> AsyncIterator[int]:
         tls_cert_file=str(pki / "ledger.pem"),
         tls_key_file=str(pki / "ledger-key.pem"),
         tls_ca_file=str(pki / "ca.pem"),
+        allowed_peers=["spiffe://paymesh.local/gateway"],  # the client these tests use
     )
     host = ServiceHost(
         name="kit-mtls",

@@ -72,3 +72,53 @@ def test_settings_help_lists_every_env_var_with_default_and_description() -> Non
     plaintext_line = next(line for line in lines if line.startswith("DEMO_PLAINTEXT "))
     assert "false" in plaintext_line and "only on a loopback address" in plaintext_line
     assert any(line.startswith("DEMO_LISTEN_ADDR ") and "127.0.0.1:50051" in line for line in lines)
+
+
+def test_only_envoy_may_call_by_default() -> None:
+    assert DemoSettings(plaintext=True).allowed_peers == ["spiffe://paymesh.local/envoy"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "spiffe://paymesh.local/envoy, spiffe://paymesh.local/client",
+            ["spiffe://paymesh.local/envoy", "spiffe://paymesh.local/client"],
+        ),
+        ('["spiffe://paymesh.local/client"]', ["spiffe://paymesh.local/client"]),
+        ("*", ["*"]),
+        ("spiffe://a.test/x,spiffe://a.test/x,", ["spiffe://a.test/x"]),
+    ],
+    ids=["comma-separated", "json", "star", "duplicates-and-trailing-comma"],
+)
+def test_allowed_peers_are_read_comma_separated_or_as_json(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("DEMO_ALLOWED_PEERS", raw)
+    assert DemoSettings(plaintext=True).allowed_peers == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "complaint"),
+    [
+        ("", "at least one SPIFFE id"),
+        ("*,spiffe://paymesh.local/envoy", "list it alone"),
+        ("envoy", "is not a SPIFFE id"),
+        ("spiffe://paymesh.local", "is not a SPIFFE id"),
+        ("[not json", "not a JSON list"),
+    ],
+)
+def test_a_useless_or_malformed_allow_list_is_refused(
+    monkeypatch: pytest.MonkeyPatch, raw: str, complaint: str
+) -> None:
+    monkeypatch.setenv("DEMO_ALLOWED_PEERS", raw)
+    with pytest.raises(ValidationError, match=complaint):
+        DemoSettings(plaintext=True)
+
+
+def test_settings_help_shows_the_allow_list_default_as_the_variable_is_written() -> None:
+    line = next(
+        line for line in settings_help(DemoSettings).splitlines() if "DEMO_ALLOWED_PEERS" in line
+    )
+    assert "spiffe://paymesh.local/envoy" in line and "['" not in line
+    assert '"*" alone admits every' in line

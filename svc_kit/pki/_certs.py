@@ -1,22 +1,11 @@
-"""Development PKI: a CA and one certificate per workload, carrying a SPIFFE id.
-
-For development and tests only; production certificates come from the operator's own CA.
-Each leaf has exactly one URI SAN, ``spiffe://<trust_domain>/<workload>``, because gRPC sets
-``peer_spiffe_id`` only in that case and Envoy matches on it. Leaves carry both serverAuth and
-clientAuth: every service is a server to its callers and a client of the services it calls.
-
-    python -m svc_kit.pki init --dir var/pki [--force] [--workload NAME ...]
-"""
+"""Making the certificates: a development CA, and leaves with one SPIFFE id each."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import ipaddress
-import os
-import sys
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_WORKLOADS = ("ledger", "identity", "gateway", "envoy", "client")
+TRUST_DOMAIN = "paymesh.local"
+# Every leaf answers to these, so local tools reach any service on loopback.
+DEFAULT_DNS_NAMES = ("localhost",)
+DEFAULT_IP_ADDRESSES = ("127.0.0.1",)
 _CA_DAYS = 3650
 _LEAF_DAYS = 365
 # Clocks of two machines (or a container) drift; a certificate valid "from now" can be
@@ -82,9 +75,9 @@ def issue_cert(
     ca_key_pem: bytes,
     workload: str,
     *,
-    trust_domain: str = "paymesh.local",
-    dns_names: Sequence[str] = ("localhost",),
-    ip_addresses: Sequence[str] = ("127.0.0.1",),
+    trust_domain: str = TRUST_DOMAIN,
+    dns_names: Sequence[str] = DEFAULT_DNS_NAMES,
+    ip_addresses: Sequence[str] = DEFAULT_IP_ADDRESSES,
     valid_from: dt.datetime | None = None,
     valid_until: dt.datetime | None = None,
 ) -> tuple[bytes, bytes]:
@@ -99,7 +92,7 @@ def issue_cert(
         raise TypeError("the development CA key must be an EC key")
     key = _new_key()
     sans: list[x509.GeneralName] = [
-        x509.UniformResourceIdentifier(f"spiffe://{trust_domain}/{workload}"),
+        x509.UniformResourceIdentifier(spiffe_id(workload, trust_domain)),
         *(x509.DNSName(name) for name in dns_names),
         *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses),
     ]
@@ -129,72 +122,50 @@ def issue_cert(
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-def _write(path: Path, data: bytes, *, secret: bool) -> None:
-    # Create with the final mode so a key is never readable by others, even for an instant.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    if secret:
-        path.chmod(0o600)  # O_CREAT's mode does not apply to a file that already existed
+def spiffe_id(workload: str, trust_domain: str = TRUST_DOMAIN) -> str:
+    """The SPIFFE id a leaf for ``workload`` carries."""
+    return f"spiffe://{trust_domain}/{workload}"
 
 
-def write_dev_pki(
-    directory: Path,
-    workloads: Sequence[str] = DEFAULT_WORKLOADS,
-    *,
-    force: bool = False,
-    progress: bool = False,
-) -> None:
-    """Write ca.pem, ca-key.pem and <workload>.pem / <workload>-key.pem into ``directory``.
+@dataclass(frozen=True)
+class CertInfo:
+    """What ``show`` prints about one certificate."""
 
-    Existing files are kept unless ``force``, so running it at every start is cheap and does not
-    invalidate certificates that running peers already hold. A new CA re-issues every leaf.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_path, ca_key_path = directory / "ca.pem", directory / "ca-key.pem"
-    new_ca = force or not (ca_path.exists() and ca_key_path.exists())
-    if new_ca:
-        ca_pem, ca_key = generate_ca("paymesh development CA")
-        _write(ca_path, ca_pem, secret=False)
-        _write(ca_key_path, ca_key, secret=True)
-        _say(progress, f"wrote {ca_path} (new CA)")
-    else:
-        ca_pem, ca_key = ca_path.read_bytes(), ca_key_path.read_bytes()
-        _say(progress, f"kept {ca_path}")
-    for workload in workloads:
-        cert_path, key_path = directory / f"{workload}.pem", directory / f"{workload}-key.pem"
-        if not new_ca and cert_path.exists() and key_path.exists():
-            _say(progress, f"kept {cert_path}")
-            continue
-        cert_pem, key_pem = issue_cert(ca_pem, ca_key, workload)
-        _write(cert_path, cert_pem, secret=False)
-        _write(key_path, key_pem, secret=True)
-        _say(progress, f"wrote {cert_path} (spiffe://paymesh.local/{workload})")
+    spiffe_ids: tuple[str, ...]
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    serial: int
+    not_after: dt.datetime
+    is_ca: bool
+    subject: str
 
 
-def _say(enabled: bool, line: str) -> None:
-    if enabled:
-        print(line, flush=True)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m svc_kit.pki", description="Development PKI for paymesh."
+def cert_info(cert_pem: bytes) -> CertInfo:
+    """Read a PEM certificate's identity, names, serial and expiry."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        sans = x509.SubjectAlternativeName([])
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return CertInfo(
+        spiffe_ids=tuple(
+            uri
+            for uri in sans.get_values_for_type(x509.UniformResourceIdentifier)
+            if uri.startswith("spiffe://")
+        ),
+        dns_names=tuple(sans.get_values_for_type(x509.DNSName)),
+        ip_addresses=tuple(str(ip) for ip in sans.get_values_for_type(x509.IPAddress)),
+        serial=cert.serial_number,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca,
+        subject=cert.subject.rfc4514_string(),
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    init = commands.add_parser("init", help="create the development CA and workload certificates")
-    init.add_argument("--dir", type=Path, default=Path("var/pki"), help="output directory")
-    init.add_argument("--force", action="store_true", help="replace existing CA and certificates")
-    init.add_argument(
-        "--workload",
-        action="append",
-        dest="workloads",
-        help=f"workload to issue for (repeatable; default: {' '.join(DEFAULT_WORKLOADS)})",
-    )
-    args = parser.parse_args(argv)
-    write_dev_pki(args.dir, args.workloads or DEFAULT_WORKLOADS, force=args.force, progress=True)
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def merged(*groups: Sequence[str]) -> tuple[str, ...]:
+    """The names of every group, first occurrence first, each once."""
+    return tuple(dict.fromkeys(name for group in groups for name in group))
