@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +31,9 @@ from identity_svc.settings import IdentitySettings
 from svc_kit import db
 from svc_kit.principal import PRINCIPAL_HEADER, EdgePrincipal
 from svc_kit.server import ServiceHost
-from tests.e2e.envoy_support import run_envoy, socket_address, static_cluster
+from tests.e2e.envoy_support import socket_address, start_envoy, static_cluster
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -50,7 +53,7 @@ class _Echo(BaseHTTPRequestHandler):
         """Quiet: the test asserts on replies, not on stderr."""
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def echo() -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -150,31 +153,47 @@ class Edge:
         return token
 
 
-@pytest_asyncio.fixture
-async def edge(sqlite_database_url: str, tmp_path: Path, echo: int) -> AsyncIterator[Edge]:
+@asynccontextmanager
+async def _serve(workdir: Path, echo_port: int) -> AsyncIterator[Edge]:
+    """identity (SQLite under ``workdir``, plaintext loopback) behind Envoy, to the echo."""
+    database_url = f"sqlite+aiosqlite:///{workdir / 'identity.db'}"
     settings = IdentitySettings(
         plaintext=True,
         listen_addr="127.0.0.1:0",
         authz_listen_addr="127.0.0.1:0",
-        database_url=sqlite_database_url,
-        key_pepper_file=str(tmp_path / "pepper"),
+        database_url=database_url,
+        key_pepper_file=str(workdir / "pepper"),
         cache_refresh_interval_s=0.1,
     )
     host = await create_app(settings)
     await host.start()
-    engine = db.make_engine(sqlite_database_url)
+    engine = db.make_engine(database_url)
     identity = Identity(engine, pepper=load_pepper(settings.key_pepper_file, environment="test"))
     _, admin_key, admin_token = await identity.bootstrap_admin()
     admin = Principal(admin_key.merchant_id, admin_key.key_id, Role.ADMIN, "test")
     assert host.hot_port is not None
     try:
-        with run_envoy(edge_config(host.hot_port, echo), tmp_path) as envoy:
+        async with start_envoy(edge_config(host.hot_port, echo_port), workdir) as envoy:
             base = f"http://127.0.0.1:{envoy.ports['rest']}"
             async with httpx.AsyncClient(base_url=base, timeout=5.0) as client:
                 yield Edge(client, admin_token, host, identity, admin)
     finally:
         await engine.dispose()
         await host.stop(0)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def edge(tmp_path_factory: pytest.TempPathFactory, echo: int) -> AsyncIterator[Edge]:
+    """Shared by the module's tests: each makes its own keys."""
+    async with _serve(tmp_path_factory.mktemp("ext-authz"), echo) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def own_edge(tmp_path: Path, echo: int) -> AsyncIterator[Edge]:
+    """For a test that stops identity."""
+    async with _serve(tmp_path, echo) as running:
+        yield running
 
 
 async def test_envoy_refuses_a_request_without_a_key_with_identitys_json_401(edge: Edge) -> None:
@@ -240,9 +259,11 @@ async def test_envoy_answers_403_404_and_429_as_identity_decides(edge: Edge) -> 
     assert int(throttled.headers["retry-after"]) >= 1
 
 
-async def test_envoy_fails_closed_when_identity_is_down(edge: Edge) -> None:
-    await edge.host.stop(0)
+async def test_envoy_fails_closed_when_identity_is_down(own_edge: Edge) -> None:
+    await own_edge.host.stop(0)
 
-    reply = await edge.rest.get("/v1/me", headers={"authorization": f"Bearer {edge.admin_token}"})
+    reply = await own_edge.rest.get(
+        "/v1/me", headers={"authorization": f"Bearer {own_edge.admin_token}"}
+    )
 
     assert reply.status_code == 403

@@ -1,108 +1,45 @@
 """REST through the generated Envoy config: ext_authz, JSON transcoding, mTLS upstreams.
 
 A dev PKI, the real ledger and identity services (SQLite, mTLS) in-process,
-and a real Envoy running the bootstrap scripts/envoy_config.py renders from
-the proto descriptors. Clients speak HTTPS to Envoy and trust the dev CA;
-Envoy speaks gRPC over mTLS to each service and checks its SPIFFE id.
+and a real Envoy running the bootstrap scripts/envoy_config renders from the
+proto descriptors (tests/e2e/stack_fixture.py), once for the module. Clients
+speak HTTPS to Envoy and trust the dev CA; Envoy speaks gRPC over mTLS to
+each service and checks its SPIFFE id.
 """
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 
-from identity_svc.adapters.pepper import load_pepper
-from identity_svc.app import create_app as create_identity
-from identity_svc.service_layer.identity import Identity
-from identity_svc.settings import IdentitySettings
-from ledger_svc.app import create_app as create_ledger
-from ledger_svc.settings import LedgerSettings
-from scripts.envoy_config import EdgeConfig, build_descriptor_set, render
-from svc_kit import db
-from svc_kit.pki import main as pki_main
-from tests.e2e.envoy_support import run_envoy
+from tests.e2e.stack_fixture import Edge, start_edge, start_services
 from tests.rest_routes import rest_bindings
 
-
-@dataclass
-class Edge:
-    rest: httpx.AsyncClient
-    admin_token: str
-
-    def auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.admin_token}"}
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-def _tls(pki: Path, workload: str) -> dict[str, Any]:
-    """The TLS settings of ``workload``, from the dev PKI."""
-    return {
-        "tls_cert_file": str(pki / f"{workload}.pem"),
-        "tls_key_file": str(pki / f"{workload}-key.pem"),
-        "tls_ca_file": str(pki / "ca.pem"),
-    }
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
+    workdir = tmp_path_factory.mktemp("rest")
+    async with start_services(workdir) as services, start_edge(services, workdir / "edge") as e:
+        yield e
 
 
-@pytest_asyncio.fixture
-async def edge(tmp_path: Path) -> AsyncIterator[Edge]:
-    pki = tmp_path / "pki"
-    pki_main(["init", "--dir", str(pki)])
-    identity_db = f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}"
-    identity_settings = IdentitySettings(
-        listen_addr="127.0.0.1:0",
-        authz_listen_addr="127.0.0.1:0",
-        database_url=identity_db,
-        key_pepper_file=str(tmp_path / "pepper"),
-        **_tls(pki, "identity"),
-    )
-    ledger = await create_ledger(
-        LedgerSettings(
-            listen_addr="127.0.0.1:0",
-            database_url=f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
-            **_tls(pki, "ledger"),
-        )
-    )
-    identity = await create_identity(identity_settings)
-    await ledger.start()
-    await identity.start()
-    engine = db.make_engine(identity_db)
-    try:
-        pepper = load_pepper(identity_settings.key_pepper_file, environment="test")
-        _, _, admin_token = await Identity(engine, pepper=pepper).bootstrap_admin()
-        assert identity.hot_port is not None
-        descriptor_set = tmp_path / "paymesh.pb"
-        build_descriptor_set(descriptor_set)
-        config = render(
-            EdgeConfig(
-                rest_addr="127.0.0.1:0",
-                admin_addr="127.0.0.1:0",
-                ledger_addr=f"127.0.0.1:{ledger.port}",
-                identity_addr=f"127.0.0.1:{identity.port}",
-                identity_authz_addr=f"127.0.0.1:{identity.hot_port}",
-                pki_dir=pki,
-                descriptor_set=descriptor_set,
-            )
-        )
-        with run_envoy(config, tmp_path) as envoy:
-            base = f"https://localhost:{envoy.ports['rest']}"
-            trust = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-            async with httpx.AsyncClient(base_url=base, verify=trust, timeout=5.0) as client:
-                yield Edge(client, admin_token)
-    finally:
-        await engine.dispose()
-        await identity.stop(0)
-        await ledger.stop(0)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rest(edge: Edge) -> AsyncIterator[httpx.AsyncClient]:
+    async with edge.rest_client() as client:
+        yield client
 
 
-async def test_an_admin_key_reads_its_own_principal_in_snake_case(edge: Edge) -> None:
-    reply = await edge.rest.get("/v1/me", headers=edge.auth())
+async def test_an_admin_key_reads_its_own_principal_in_snake_case(
+    edge: Edge, rest: httpx.AsyncClient
+) -> None:
+    reply = await rest.get("/v1/me", headers=edge.auth())
 
-    # Envoy cannot honour response_body "principal" (see scripts/envoy_config.py),
+    # Envoy cannot honour response_body "principal" (see scripts/envoy_config),
     # so the principal arrives wrapped in the WhoAmI response.
     principal = reply.json()["principal"]
     assert reply.status_code == 200
@@ -111,15 +48,15 @@ async def test_an_admin_key_reads_its_own_principal_in_snake_case(edge: Edge) ->
 
 
 async def test_an_account_created_over_rest_reaches_the_ledger_and_int64_reads_as_string(
-    edge: Edge,
+    edge: Edge, rest: httpx.AsyncClient
 ) -> None:
-    created = await edge.rest.post(
+    created = await rest.post(
         "/v1/ledger/accounts",
         headers=edge.auth(),
         json={"code": "platform/cash/EUR", "currency_code": "EUR", "type": "ACCOUNT_TYPE_ASSET"},
     )
-    balance = await edge.rest.get("/v1/ledger/trial-balance", headers=edge.auth())
-    verified = await edge.rest.post("/v1/ledger:verify", headers=edge.auth(), json={})
+    balance = await rest.get("/v1/ledger/trial-balance", headers=edge.auth())
+    verified = await rest.post("/v1/ledger:verify", headers=edge.auth(), json={})
 
     account = created.json()["account"]
     assert created.status_code == 200
@@ -132,8 +69,8 @@ async def test_an_account_created_over_rest_reaches_the_ledger_and_int64_reads_a
     assert verified.json()["accounts_checked"] == "1"
 
 
-async def test_a_request_without_a_key_gets_identitys_json_401(edge: Edge) -> None:
-    reply = await edge.rest.get("/v1/me")
+async def test_a_request_without_a_key_gets_identitys_json_401(rest: httpx.AsyncClient) -> None:
+    reply = await rest.get("/v1/me")
 
     body = reply.json()
     assert reply.status_code == 401
@@ -141,16 +78,20 @@ async def test_a_request_without_a_key_gets_identitys_json_401(edge: Edge) -> No
     assert body["details"][0]["reason"] == "API_KEY_MISSING"
 
 
-async def test_an_unknown_rest_path_is_checked_then_answered_404(edge: Edge) -> None:
-    anonymous = await edge.rest.get("/v1/nowhere")
-    known = await edge.rest.get("/v1/nowhere", headers=edge.auth())
+async def test_an_unknown_rest_path_is_checked_then_answered_404(
+    edge: Edge, rest: httpx.AsyncClient
+) -> None:
+    anonymous = await rest.get("/v1/nowhere")
+    known = await rest.get("/v1/nowhere", headers=edge.auth())
 
     assert anonymous.status_code == 401
     assert known.status_code == 404
 
 
-async def test_an_invalid_account_comes_back_as_400_with_field_violations(edge: Edge) -> None:
-    reply = await edge.rest.post(
+async def test_an_invalid_account_comes_back_as_400_with_field_violations(
+    edge: Edge, rest: httpx.AsyncClient
+) -> None:
+    reply = await rest.post(
         "/v1/ledger/accounts",
         headers=edge.auth(),
         json={"code": "platform/cash/XX", "currency_code": "EURO", "type": "ACCOUNT_TYPE_ASSET"},
@@ -168,12 +109,12 @@ async def test_an_invalid_account_comes_back_as_400_with_field_violations(edge: 
 
 
 async def test_every_rest_route_without_a_key_is_refused_401_by_the_real_edge(
-    edge: Edge,
+    rest: httpx.AsyncClient,
 ) -> None:
     bindings = rest_bindings()
 
     statuses = {
-        (method, path): (await edge.rest.request(method, path, json={})).status_code
+        (method, path): (await rest.request(method, path, json={})).status_code
         for method, path in bindings
     }
 

@@ -1,0 +1,211 @@
+"""The real services behind a real Envoy that runs the generated edge config.
+
+``start_services`` serves ledger and identity in-process (SQLite, mTLS from a
+dev PKI, the services' default allow-list: only Envoy's certificate may call
+them). ``start_edge`` runs one Envoy in front of them with the bootstrap
+``scripts.envoy_config.render`` makes; a test module may start several (for
+example with and without ``require_client_cert``). Both are meant to be
+started once per module: the services hold state the tests share, so every
+test makes its own merchants, keys and accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from identity_svc.adapters.pepper import load_pepper
+from identity_svc.app import create_app as create_identity
+from identity_svc.domain.model import Principal
+from identity_svc.domain.permissions import RateLimit, Role
+from identity_svc.service_layer.context import CallContext
+from identity_svc.service_layer.identity import Identity
+from identity_svc.settings import IdentitySettings
+from ledger_svc.app import create_app as create_ledger
+from ledger_svc.settings import LedgerSettings
+from scripts.envoy_config import EdgeConfig, build_descriptor_set, render
+from svc_kit import db
+from svc_kit.pki import write_dev_pki
+from svc_kit.server import ServiceHost
+from tests.e2e.envoy_support import RunningEnvoy, start_envoy
+
+LOOPBACK_ANY_PORT = "127.0.0.1:0"
+
+
+def service_tls(pki: Path, workload: str) -> dict[str, Any]:
+    """The TLS settings of ``workload``, from the dev PKI."""
+    return {
+        "tls_cert_file": str(pki / f"{workload}.pem"),
+        "tls_key_file": str(pki / f"{workload}-key.pem"),
+        "tls_ca_file": str(pki / "ca.pem"),
+    }
+
+
+@dataclass
+class Services:
+    """ledger and identity, serving; identity's use cases for making keys directly."""
+
+    pki: Path
+    descriptor_set: Path
+    ledger: ServiceHost
+    identity_host: ServiceHost
+    identity: Identity
+    admin: Principal
+    admin_token: str
+
+    def upstreams(self) -> Mapping[str, list[str]]:
+        """EdgeConfig.upstreams for these services."""
+        assert self.identity_host.hot_port is not None
+        return {
+            "ledger": [f"127.0.0.1:{self.ledger.port}"],
+            "identity": [f"127.0.0.1:{self.identity_host.port}"],
+            "identity_authz": [f"127.0.0.1:{self.identity_host.hot_port}"],
+        }
+
+    async def key(self, role: Role, limit: RateLimit | None = None) -> str:
+        """The secret of a new key of a new merchant, issued by the admin."""
+        ctx = CallContext(self.admin)
+        merchant = await self.identity.create_merchant(
+            ctx,
+            display_name=f"m-{uuid.uuid4().hex[:8]}",
+            default_currency="EUR",
+            metadata={},
+            status=None,
+            request_id="",
+        )
+        _, token = await self.identity.create_api_key(
+            ctx,
+            merchant.merchant_id,
+            display_name="k",
+            description="",
+            role=role,
+            expire_time=None,
+            rate_limit=limit,
+            request_id="",
+        )
+        return token
+
+
+async def _bootstrap(
+    settings: IdentitySettings, engine: AsyncEngine
+) -> tuple[Identity, Principal, str]:
+    identity = Identity(engine, pepper=load_pepper(settings.key_pepper_file, environment="test"))
+    _, admin_key, admin_token = await identity.bootstrap_admin()
+    admin = Principal(admin_key.merchant_id, admin_key.key_id, Role.ADMIN, "test")
+    return identity, admin, admin_token
+
+
+@asynccontextmanager
+async def start_services(workdir: Path) -> AsyncIterator[Services]:
+    """Ledger and identity on SQLite under ``workdir``, with a fresh dev PKI."""
+    pki = workdir / "pki"
+    write_dev_pki(pki)
+    descriptor_set = workdir / "paymesh.pb"
+    build_descriptor_set(descriptor_set)
+    identity_db = f"sqlite+aiosqlite:///{workdir / 'identity.db'}"
+    identity_settings = IdentitySettings(
+        listen_addr=LOOPBACK_ANY_PORT,
+        authz_listen_addr=LOOPBACK_ANY_PORT,
+        database_url=identity_db,
+        key_pepper_file=str(workdir / "pepper"),
+        cache_refresh_interval_s=0.1,
+        **service_tls(pki, "identity"),
+    )
+    ledger = await create_ledger(
+        LedgerSettings(
+            listen_addr=LOOPBACK_ANY_PORT,
+            database_url=f"sqlite+aiosqlite:///{workdir / 'ledger.db'}",
+            **service_tls(pki, "ledger"),
+        )
+    )
+    identity_host = await create_identity(identity_settings)
+    await ledger.start()
+    await identity_host.start()
+    engine = db.make_engine(identity_db)
+    try:
+        identity, admin, admin_token = await _bootstrap(identity_settings, engine)
+        yield Services(pki, descriptor_set, ledger, identity_host, identity, admin, admin_token)
+    finally:
+        await engine.dispose()
+        await identity_host.stop(0)
+        await ledger.stop(0)
+
+
+@dataclass
+class Edge:
+    """One running Envoy in front of ``services``."""
+
+    services: Services
+    envoy: RunningEnvoy
+    config: EdgeConfig
+
+    @property
+    def rest_url(self) -> str:
+        # "localhost": the dev certificates name it (and 127.0.0.1).
+        return f"https://localhost:{self.envoy.ports['rest']}"
+
+    @property
+    def internal_target(self) -> str:
+        return f"localhost:{self.envoy.ports['internal']}"
+
+    def rest_client(self, cert: str | None = None) -> httpx.AsyncClient:
+        """An HTTPS client that trusts the dev CA, presenting ``cert``'s certificate if given.
+
+        ``cert`` names a certificate in the PKI directory (``client`` for
+        client.pem / client-key.pem) or is a path prefix of a pair elsewhere.
+        """
+        trust = ssl.create_default_context(cafile=str(self.services.pki / "ca.pem"))
+        if cert is not None:
+            prefix = cert if "/" in cert else str(self.services.pki / cert)
+            trust.load_cert_chain(f"{prefix}.pem", f"{prefix}-key.pem")
+        return httpx.AsyncClient(base_url=self.rest_url, verify=trust, timeout=5.0)
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {token or self.services.admin_token}"}
+
+    async def access_log_line(
+        self, matches: Callable[[dict[str, Any]], bool], timeout_s: float = 3.0
+    ) -> dict[str, Any]:
+        """The last access log line ``matches`` accepts, waiting for Envoy to flush it."""
+        path = Path(self.config.access_log_path)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            text = await asyncio.to_thread(_read_if_exists, path)
+            lines: list[dict[str, Any]] = [json.loads(line) for line in text.splitlines()]
+            found = [line for line in lines if matches(line)]
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching access log line in {path}:\n{text}")
+            await asyncio.sleep(0.05)
+
+
+def _read_if_exists(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+@asynccontextmanager
+async def start_edge(services: Services, workdir: Path, **options: Any) -> AsyncIterator[Edge]:
+    """Envoy with the generated config; ``options`` are EdgeConfig fields (upstreams included)."""
+    options.setdefault("upstreams", services.upstreams())
+    config = EdgeConfig(
+        rest_addr=LOOPBACK_ANY_PORT,
+        internal_addr=LOOPBACK_ANY_PORT,
+        admin_addr=LOOPBACK_ANY_PORT,
+        pki_dir=services.pki,
+        descriptor_set=services.descriptor_set,
+        **options,
+    )
+    async with start_envoy(render(config), workdir) as envoy:
+        yield Edge(services, envoy, config)
