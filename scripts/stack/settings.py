@@ -1,0 +1,136 @@
+"""What the supervisor is asked to run: PAYMESH_* environment variables and flags.
+
+Relative paths are taken from the repository root, so `make run` from any
+directory uses the repository's var/ and .paymesh/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+MAX_REPLICAS = 16
+
+# (variable, default, what it is): the table `--help` prints, so it cannot drift from the code.
+ENV_VARS = (
+    ("PAYMESH_REST_ADDR", "127.0.0.1:8443", "Envoy's REST (HTTPS + JSON) listener"),
+    ("PAYMESH_GRPC_ADDR", "127.0.0.1:9443", "Envoy's internal gRPC listener (mTLS)"),
+    ("PAYMESH_ADMIN_ADDR", "127.0.0.1:9901", "Envoy's admin API (plain HTTP, loopback only)"),
+    ("PAYMESH_VAR_DIR", "var", "PKI, SQLite files, admin key, ports files, Envoy config"),
+    ("PAYMESH_STACK_FILE", ".paymesh/stack.json", "where the running stack is described"),
+    ("PAYMESH_DATABASE_URL", "", "postgresql://user@host:port/NAME: database NAME_<service> each"),
+    ("PAYMESH_REPLICAS", "1", "processes per service (--replicas)"),
+    ("PAYMESH_START_TIMEOUT_S", "60", "seconds start-up may take before it is abandoned"),
+)
+
+
+class SettingsError(ValueError):
+    """A PAYMESH_* variable or flag has a value the stack cannot run with."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the supervisor needs to know before it starts anything."""
+
+    repo_root: Path
+    var_dir: Path
+    stack_file: Path
+    rest_addr: str
+    grpc_addr: str
+    admin_addr: str
+    replicas: int
+    database_url: str
+    start_timeout_s: float
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.var_dir / "pki"
+
+    @property
+    def run_dir(self) -> Path:
+        """Ports files of the running processes."""
+        return self.var_dir / "run"
+
+    @property
+    def envoy_dir(self) -> Path:
+        return self.var_dir / "envoy"
+
+
+def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    width = max(len(name) for name, _, _ in ENV_VARS)
+    table = "\n".join(
+        f"  {name:<{width}}  {default or '(unset)':<20} {text}" for name, default, text in ENV_VARS
+    )
+    parser = argparse.ArgumentParser(
+        prog="scripts/run_stack.py",
+        description="Run identity, ledger and Envoy in front of them; Ctrl-C stops everything.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="environment variables:\n" + table + "\n\nService settings (LEDGER_*, IDENTITY_*,"
+        " e.g. LEDGER_DATABASE_URL) win over what the stack derives.",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=_int(env, "PAYMESH_REPLICAS", "1"),
+        help="processes per service; Envoy balances them (default: PAYMESH_REPLICAS or 1)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=_float(env, "PAYMESH_START_TIMEOUT_S", "60"),
+        help="seconds start-up may take (default: PAYMESH_START_TIMEOUT_S or 60)",
+    )
+    return parser
+
+
+def _int(env: Mapping[str, str], name: str, default: str) -> int:
+    try:
+        return int(env.get(name) or default)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {env[name]!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: str) -> float:
+    try:
+        return float(env.get(name) or default)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {env[name]!r}") from None
+
+
+def _path(env: Mapping[str, str], name: str, default: str) -> Path:
+    path = Path(env.get(name) or default).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _addr(env: Mapping[str, str], name: str, default: str) -> str:
+    addr = env.get(name) or default
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise SettingsError(f"{name} must be host:port (port 0 picks a free one), not {addr!r}")
+    return addr
+
+
+def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> StackSettings:
+    """Settings from ``argv`` and ``env`` (default: the process's own)."""
+    env = os.environ if env is None else env
+    args = _parser(env).parse_args(argv)
+    if not 1 <= args.replicas <= MAX_REPLICAS:
+        raise SettingsError(f"--replicas must be between 1 and {MAX_REPLICAS}, not {args.replicas}")
+    if args.timeout <= 0:
+        raise SettingsError(f"the start-up timeout must be positive, not {args.timeout}")
+    defaults = {name: default for name, default, _ in ENV_VARS}
+    return StackSettings(
+        repo_root=REPO_ROOT,
+        var_dir=_path(env, "PAYMESH_VAR_DIR", defaults["PAYMESH_VAR_DIR"]),
+        stack_file=_path(env, "PAYMESH_STACK_FILE", defaults["PAYMESH_STACK_FILE"]),
+        rest_addr=_addr(env, "PAYMESH_REST_ADDR", defaults["PAYMESH_REST_ADDR"]),
+        grpc_addr=_addr(env, "PAYMESH_GRPC_ADDR", defaults["PAYMESH_GRPC_ADDR"]),
+        admin_addr=_addr(env, "PAYMESH_ADMIN_ADDR", defaults["PAYMESH_ADMIN_ADDR"]),
+        replicas=args.replicas,
+        database_url=env.get("PAYMESH_DATABASE_URL", ""),
+        start_timeout_s=args.timeout,
+    )
