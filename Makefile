@@ -18,7 +18,7 @@ VENV_STAMP := $(VENV)/.paymesh-lock-stamp
 
 # Hand-written Python checked by mypy; a directory with no .py file yet is
 # skipped (mypy refuses one). Deferred (=) so only `make typecheck` runs find.
-PY_DIRS = $(foreach d,svc_kit ledger_svc identity_svc bench tests scripts,\
+PY_DIRS = $(foreach d,svc_kit ledger_svc identity_svc bench tests scripts docker,\
 	$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
 BUF_VERSION := 1.75.0
@@ -36,7 +36,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 .PHONY: help venv run test gen check-gen lint fmt typecheck buf-lint buf-build \
-	imports envoy-validate bench bench-authz lock clean
+	imports envoy-validate compose-validate bench bench-authz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -53,10 +53,12 @@ $(VENV_STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	touch $@
 
-PKI_DIR := var/pki
-run: venv ## start ledger and identity on SQLite with mTLS from a generated dev CA
-	$(BIN)/python -m svc_kit.pki init --dir $(PKI_DIR)
-	$(BIN)/python scripts/run_stack.py
+# The supervisor makes the dev PKI (var/pki) and migrates before it starts
+# anything, then runs until Ctrl-C, which stops Envoy first, then the services.
+# `REPLICAS=2 make run` runs two processes of each service;
+# `.venv/bin/python scripts/run_stack.py --help` lists the PAYMESH_* settings.
+run: venv ## identity + ledger behind Envoy (REST :8443, gRPC :9443), SQLite under var/; Ctrl-C stops
+	$(BIN)/python scripts/run_stack.py $(if $(REPLICAS),--replicas $(REPLICAS)) $(RUN_ARGS)
 
 # pytest exits 5 when it collected nothing; that is a failure here, never a pass.
 test: venv ## run the test suite (pytest config in pyproject.toml)
@@ -97,13 +99,26 @@ buf-build: ## compile all protos with buf
 imports: venv ## check import contracts (import-linter)
 	$(BIN)/lint-imports
 
-# The edge config is generated from the proto descriptors (scripts/envoy_config.py)
+# The edge config is generated from the proto descriptors (scripts/envoy_config/)
 # against a throwaway PKI, then checked by the real Envoy without serving.
 envoy-validate: venv ## generate the Envoy config from the protos and validate it with Envoy
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BIN)/python -m svc_kit.pki init --dir "$$tmp/pki" >/dev/null; \
-	$(BIN)/python scripts/envoy_config.py --pki-dir "$$tmp/pki" --out "$$tmp"; \
+	$(BIN)/python -m scripts.envoy_config --pki-dir "$$tmp/pki" --out "$$tmp"; \
 	$(BIN)/envoy --mode validate -c "$$tmp/envoy.json" --use-dynamic-base-id --log-level warning
+
+# docker-compose.yml is checked offline by docker-compose's own schema and
+# interpolation (no Docker engine needed): the default services, then with the
+# gateway profile that is off by default until gateway_svc lands (issue 5).
+compose-validate: ## check docker-compose.yml with `docker-compose config` (no engine needed)
+	@if ! command -v docker-compose >/dev/null 2>&1; then \
+		echo "make compose-validate: ERROR: docker-compose not found;" \
+			"install it (Debian: apt-get install docker-compose)" >&2; \
+		exit 127; \
+	fi
+	docker-compose -f docker-compose.yml config -q
+	docker-compose -f docker-compose.yml --profile gateway config -q
+	@echo "make compose-validate: docker-compose.yml is valid (default and --profile gateway)"
 
 bench: venv ## run the benchmarks
 	$(BIN)/python -m bench

@@ -1,0 +1,141 @@
+"""Container health probe: grpc.health.v1 Check over mTLS on a service's own listeners.
+
+Run inside a service's container by docker-compose's ``healthcheck``:
+
+    python docker/healthcheck.py LEDGER
+    python docker/healthcheck.py IDENTITY --listener LISTEN_ADDR --listener AUTHZ_LISTEN_ADDR
+
+Everything else comes from the service's own environment, so the probe can never
+check an address or a CA other than the ones the service was started with:
+``<PREFIX>_<LISTENER>`` is the address to dial (a wildcard host such as 0.0.0.0 is
+dialled on loopback) and ``<PREFIX>_TLS_CA_FILE`` the CA to trust.
+
+Why it presents Envoy's certificate: services accept only mutual TLS, and only
+from the peers on their allow-list (``<PREFIX>_ALLOWED_PEERS``, by default
+spiffe://paymesh.local/envoy alone). The probe therefore presents ``envoy.pem``
+from the CA's directory (the shared /pki volume), as Envoy's own
+grpc_health_check would. The probe itself sends no x-paymesh-principal. The cost:
+the envoy key (and the whole /pki volume) is readable in every service container,
+so a process there could call the other services as the edge. Acceptable for this
+development stack only; production issues each workload its own key alone.
+
+Exit status: 0 when every listener answers SERVING, 1 otherwise, with one line
+on stderr saying which listener failed and why (``docker inspect`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health_pb2
+
+_HealthRequest = health_pb2.HealthCheckRequest
+_HealthResponse = health_pb2.HealthCheckResponse
+# A server listening on every interface is dialled on loopback, inside its own container.
+_WILDCARD_HOSTS = {
+    "0.0.0.0": "127.0.0.1",  # noqa: S104 - a listen address we map, never bind
+    "::": "[::1]",
+    "[::]": "[::1]",
+    "": "127.0.0.1",
+}
+# Every leaf of the development PKI carries DNS:localhost (svc_kit.pki; the compose
+# pki job passes --dns localhost), whatever service name it was issued for.
+_TLS_NAME = "localhost"
+
+
+def dial_target(listen_addr: str) -> str:
+    """Where to dial a server that listens on ``listen_addr`` from inside its container."""
+    host, sep, port = listen_addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected host:port, got {listen_addr!r}")
+    return f"{_WILDCARD_HOSTS.get(host, host)}:{port}"
+
+
+def _credentials(ca_file: Path, workload: str) -> grpc.ChannelCredentials:
+    pki = ca_file.parent
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca_file.read_bytes(),
+        private_key=(pki / f"{workload}-key.pem").read_bytes(),
+        certificate_chain=(pki / f"{workload}.pem").read_bytes(),
+    )
+
+
+async def check(target: str, credentials: grpc.ChannelCredentials, timeout_s: float) -> str:
+    """The health status of ``target``'s whole server (service ""), by name."""
+    options = [("grpc.ssl_target_name_override", _TLS_NAME)]
+    async with grpc.aio.secure_channel(target, credentials, options=options) as channel:
+        # The stubs type HealthStub for the sync API only; the raw method is typed.
+        call: grpc.aio.UnaryUnaryMultiCallable[_HealthRequest, _HealthResponse]
+        call = channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=_HealthRequest.SerializeToString,
+            response_deserializer=_HealthResponse.FromString,
+        )
+        reply = await call(_HealthRequest(service=""), timeout=timeout_s)
+    return _HealthResponse.ServingStatus.Name(reply.status)
+
+
+async def probe(
+    prefix: str, listeners: Sequence[str], env: Mapping[str, str], workload: str, timeout_s: float
+) -> list[str]:
+    """One line per failing listener; empty when every one is SERVING."""
+    ca_var = f"{prefix}_TLS_CA_FILE"
+    if not env.get(ca_var):
+        return [f"{ca_var} is not set: the probe trusts the CA the service trusts"]
+    try:
+        credentials = _credentials(Path(env[ca_var]), workload)
+    except OSError as exc:
+        return [f"cannot read the probe's TLS files: {exc}"]
+    failures: list[str] = []
+    for listener in listeners:
+        var = f"{prefix}_{listener}"
+        if not env.get(var):
+            failures.append(f"{var} is not set")
+            continue
+        try:
+            target = dial_target(env[var])
+            status = await check(target, credentials, timeout_s)
+        except ValueError as exc:
+            failures.append(f"{var}: {exc}")
+            continue
+        except grpc.aio.AioRpcError as exc:
+            failures.append(f"{var} ({target}): {exc.code().name}: {exc.details()}")
+            continue
+        if status != "SERVING":
+            failures.append(f"{var} ({target}): {status}")
+    return failures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="healthcheck.py", description="grpc.health.v1 probe of a paymesh service over mTLS."
+    )
+    parser.add_argument("prefix", help="the service's environment prefix: LEDGER, IDENTITY, ...")
+    parser.add_argument(
+        "--listener",
+        action="append",
+        dest="listeners",
+        metavar="NAME",
+        help="<PREFIX>_<NAME> holds an address to check (repeatable; default LISTEN_ADDR)",
+    )
+    parser.add_argument("--as", dest="workload", default="envoy", help="certificate to present")
+    parser.add_argument("--timeout-s", type=float, default=1.5, help="deadline per Check")
+    args = parser.parse_args(argv)
+    listeners = args.listeners or ["LISTEN_ADDR"]
+    failures = asyncio.run(probe(args.prefix, listeners, os.environ, args.workload, args.timeout_s))
+    for line in failures:
+        print(f"healthcheck: {line}", file=sys.stderr)
+    if not failures:
+        print(f"healthcheck: {args.prefix} SERVING on {', '.join(listeners)}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
