@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _how_to_call(settings: LedgerSettings, port: int) -> str:
     host = settings.listen_addr.rsplit(":", 1)[0]
+    mode = "plaintext" if settings.plaintext else "mTLS"
+    where = f"ledger listening on {host}:{port} ({mode})"
+    if not settings.plaintext and "*" not in settings.allowed_peers:
+        # Only the listed workloads (Envoy by default) may call: say so rather than
+        # print a command that would be refused with PEER_NOT_ALLOWED.
+        return (
+            f"{where}; callers allowed: {', '.join(settings.allowed_peers)}.\n"
+            "Call it through Envoy (make run prints the REST and gRPC URLs), or set\n"
+            "LEDGER_ALLOWED_PEERS='*' to let the dev client certificate in directly.\n"
+        )
     if settings.plaintext:
         tls = "--http2-prior-knowledge"
         scheme = "http"
@@ -51,7 +61,7 @@ def _how_to_call(settings: LedgerSettings, port: int) -> str:
         tls = f"--cert {pki}/client.pem --key {pki}/client-key.pem --cacert {settings.tls_ca_file}"
         scheme = "https"
     return (
-        f"ledger listening on {host}:{port} ({'plaintext' if settings.plaintext else 'mTLS'}).\n"
+        f"{where}.\n"
         "Try it:\n"
         f"  npx --yes @bufbuild/buf@1.75.0 curl --protocol grpc {tls} \\\n"
         f"    {scheme}://{host}:{port}/paymesh.ledger.v1.LedgerService/GetTrialBalance\n"

@@ -45,17 +45,17 @@ class Role(StrEnum):
 
 P = Permission
 
-_READS = frozenset(
-    {P.PAYMENTS_READ, P.PAYOUTS_READ, P.FX_READ, P.BENEFICIARIES_READ, P.LEDGER_READ}
-)
+_READS = frozenset({P.PAYMENTS_READ, P.PAYOUTS_READ, P.FX_READ, P.BENEFICIARIES_READ})
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
-    # Platform operators. ledger:write is theirs alone: merchants move money
-    # through the gateway, which posts to the ledger with its own identity.
+    # Platform operators. The ledger API is theirs alone: it is the platform's
+    # books, all merchants' accounts in one journal, and LedgerService does not
+    # scope reads to a tenant. Merchants move money through the gateway, which
+    # posts with its own identity, and read their balances through it.
     Role.ADMIN: frozenset(Permission),
-    # Everything on its own merchant except managing other merchants and raw
-    # ledger postings.
-    Role.OWNER: frozenset(Permission) - {P.MERCHANTS_MANAGE, P.LEDGER_WRITE},
+    # Everything on its own merchant except managing other merchants and the
+    # platform's ledger.
+    Role.OWNER: frozenset(Permission) - {P.MERCHANTS_MANAGE, P.LEDGER_READ, P.LEDGER_WRITE},
     # Builds the integration: takes payments and manages webhooks, reads the rest.
     # No refunds or payouts: those move money out and belong to finance.
     Role.DEVELOPER: _READS | {P.PAYMENTS_WRITE, P.WEBHOOKS_MANAGE},

@@ -33,7 +33,7 @@ fx:read                 Y      Y        Y         Y       Y
 fx:write                Y      Y        -         Y       -
 beneficiaries:read      Y      Y        Y         Y       Y
 beneficiaries:write     Y      Y        -         Y       -
-ledger:read             Y      Y        Y         Y       Y
+ledger:read             Y      -        -         -       -
 ledger:write            Y      -        -         -       -
 webhooks:manage         Y      Y        Y         -       -
 audit:read              Y      Y        -         Y       -
