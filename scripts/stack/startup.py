@@ -67,6 +67,11 @@ class Steps:
         self._edge: edge.EdgeReady | None = None
         self._admin_key = ""
 
+    @property
+    def edge_admin_url(self) -> str | None:
+        """Envoy's admin URL once Envoy is ready, else None."""
+        return None if self._edge is None else self._edge.admin_url
+
     def names(self) -> list[str]:
         """Names the start-up's own processes print under."""
         return ["pki", "identity-bootstrap", *(f"{s.name}-migrate" for s in self._specs)]

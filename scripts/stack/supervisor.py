@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from scripts.stack import stackfile
+from scripts.stack import edge, stackfile
 from scripts.stack.children import Child, Console, describe_exit
 from scripts.stack.databases import ServiceDatabase
 from scripts.stack.fleet import MAX_RESTARTS, Fleet, Replica
@@ -35,6 +35,8 @@ from scripts.stack.settings import StackSettings
 from scripts.stack.startup import Steps
 
 _ENVOY_STOP_S = 5.0
+# In-flight REST and gRPC calls get this long to finish once Envoy stops accepting.
+_ENVOY_DRAIN_S = 2.0
 _REPORT_LINES = 10
 
 
@@ -179,6 +181,13 @@ class Supervisor:
         self._stopping = True
         killed: list[str] = []
         envoy = self._steps.envoy
+        admin_url = self._steps.edge_admin_url
+        drainable = envoy is not None and envoy.running and admin_url is not None
+        if drainable and admin_url is not None and not self._force.is_set():
+            with self._timed("envoy drained"):
+                left = await edge.drain(admin_url, _ENVOY_DRAIN_S)
+            if left > 0:
+                self._console.say(f"{left} request(s) still in flight after the drain; cut")
         if envoy is not None and (envoy.running or envoy.returncode is not None):
             with self._timed("envoy stopped"):
                 if not await envoy.stop(_ENVOY_STOP_S, self._force):

@@ -105,7 +105,9 @@ def test_the_stack_serves_rest_and_grpc_from_stack_json_and_stops_cleanly_on_sig
         assert set(pids) == {"envoy", "identity", "ledger"}
         assert [name for name, pid in pids.items() if alive(pid)] == []
         assert not stack.stack_file.exists()
-        # Envoy stops first, so no request reaches a service that is draining.
+        # Envoy drains (in-flight requests finish, no new connections), stops, and only
+        # then the services stop, so no request reaches a service that is draining.
+        assert log.index("envoy drained") < log.index("envoy stopped")
         assert log.index("envoy stopped") < log.index("services stopped")
 
 
