@@ -56,6 +56,7 @@ def write_bootstrap(
         pki_dir=settings.pki_dir,
         descriptor_set=descriptor_set,
         access_log_path=str(settings.envoy_dir / ACCESS_LOG),
+        require_client_cert=settings.require_client_cert,
     )
     return write_config(config, settings.envoy_dir)
 

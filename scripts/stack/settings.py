@@ -25,7 +25,10 @@ ENV_VARS = (
     ("PAYMESH_DATABASE_URL", "", "postgresql://user@host:port/NAME: database NAME_<service> each"),
     ("PAYMESH_REPLICAS", "1", "processes per service (--replicas)"),
     ("PAYMESH_START_TIMEOUT_S", "60", "seconds start-up may take before it is abandoned"),
+    ("PAYMESH_REQUIRE_CLIENT_CERT", "false", "true: REST clients must present a CA-signed cert"),
 )
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
@@ -45,6 +48,7 @@ class StackSettings:
     replicas: int
     database_url: str
     start_timeout_s: float
+    require_client_cert: bool = False
 
     @property
     def pki_dir(self) -> Path:
@@ -106,6 +110,13 @@ def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise SettingsError(f"{name} must be true or false, not {env[name]!r}")
+    return value in _TRUE
+
+
 def _addr(env: Mapping[str, str], name: str, default: str) -> str:
     addr = env.get(name) or default
     host, sep, port = addr.rpartition(":")
@@ -133,4 +144,5 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         replicas=args.replicas,
         database_url=env.get("PAYMESH_DATABASE_URL", ""),
         start_timeout_s=args.timeout,
+        require_client_cert=_flag(env, "PAYMESH_REQUIRE_CLIENT_CERT"),
     )

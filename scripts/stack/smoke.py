@@ -25,8 +25,10 @@ _RETRY_S = 0.1
 _TRANSIENT_HTTP = frozenset({502, 503, 504})
 
 
-async def _rest(rest_url: str, ca: Path, admin_key: str) -> None:
-    trust = ssl.create_default_context(cafile=str(ca))
+async def _rest(rest_url: str, pki: Path, admin_key: str) -> None:
+    trust = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    # Presented always: required with PAYMESH_REQUIRE_CLIENT_CERT, harmless without.
+    trust.load_cert_chain(pki / "client.pem", pki / "client-key.pem")
     headers = {"authorization": f"Bearer {admin_key}"}
     async with httpx.AsyncClient(base_url=rest_url, verify=trust, timeout=5.0) as client:
         while True:
@@ -70,7 +72,7 @@ async def through_edge(rest_url: str, grpc_target: str, pki: Path, admin_key: st
     calls = [_grpc(grpc_target, pki)]
     done = f"gRPC {GRPC_METHOD} with the client certificate"
     if admin_key:
-        calls.append(_rest(rest_url, pki / "ca.pem", admin_key))
+        calls.append(_rest(rest_url, pki, admin_key))
         done = f"REST GET {REST_PATH} as platform admin, {done}"
     await asyncio.gather(*calls)
     return done

@@ -197,3 +197,20 @@ def test_paymesh_database_url_gives_each_service_its_own_postgresql_database(
     assert "accounts" not in identity_tables
     assert "merchants" in identity_tables
     assert "merchants" not in ledger_tables
+
+
+def test_require_client_cert_turns_away_rest_clients_without_one(tmp_path: Path) -> None:
+    env = {"PAYMESH_REQUIRE_CLIENT_CERT": "true"}
+    with run_stack(tmp_path, env=env) as stack:
+        info = stack.wait_ready()  # the start-up smoke call presents the client cert
+        with_cert = trust(info)
+        with_cert.load_cert_chain(info["client_cert"], info["client_key"])
+        with httpx.Client(base_url=info["rest_url"], verify=with_cert, timeout=10.0) as rest:
+            allowed = rest.get("/v1/me", headers=admin_headers(info))
+        with (
+            httpx.Client(base_url=info["rest_url"], verify=trust(info), timeout=10.0) as rest,
+            pytest.raises(httpx.TransportError),
+        ):
+            rest.get("/v1/me", headers=admin_headers(info))
+
+    assert allowed.status_code == 200, allowed.text

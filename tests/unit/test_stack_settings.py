@@ -1,0 +1,33 @@
+"""`make run`'s PAYMESH_* settings: defaults, and a clear refusal of bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.stack.settings import SettingsError, load
+
+
+def test_defaults_are_the_documented_ports_and_an_optional_client_cert() -> None:
+    settings = load([], env={})
+
+    assert settings.rest_addr == "127.0.0.1:8443"
+    assert settings.grpc_addr == "127.0.0.1:9443"
+    assert settings.replicas == 1
+    assert settings.require_client_cert is False
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("off", False)])
+def test_require_client_cert_reads_the_usual_spellings(value: str, expected: bool) -> None:
+    settings = load([], env={"PAYMESH_REQUIRE_CLIENT_CERT": value})
+
+    assert settings.require_client_cert is expected
+
+
+def test_a_value_that_is_not_a_boolean_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match="PAYMESH_REQUIRE_CLIENT_CERT must be true or false"):
+        load([], env={"PAYMESH_REQUIRE_CLIENT_CERT": "maybe"})
+
+
+def test_a_bad_address_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match="PAYMESH_REST_ADDR must be host:port"):
+        load([], env={"PAYMESH_REST_ADDR": "8443"})
