@@ -20,13 +20,14 @@ _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    _tenants()
+    _merchants_and_keys()
+    _key_secrets_and_changes()
     _usage()
     _audit_log()
 
 
-def _tenants() -> None:
-    """Merchants, keys, secret hashes and the change feed the edge's key cache follows."""
+def _merchants_and_keys() -> None:
+    """Merchants and their API keys."""
     op.create_table(
         "merchants",
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
@@ -78,6 +79,9 @@ def _tenants() -> None:
     )
     op.create_index("ix_api_keys_merchant", "api_keys", ["merchant_id", "create_time", "key_id"])
 
+
+def _key_secrets_and_changes() -> None:
+    """Secret hashes per key, and the change feed the edge's key cache follows."""
     op.create_table(
         "api_key_secrets",
         sa.Column("secret_hash", sa.LargeBinary(length=32), nullable=False),

@@ -17,6 +17,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _accounts()
+    _entries()
+    _idempotency()
+    _journal()
+    _transactions()
+    op.execute("INSERT INTO ledger_head (id, sequence, hash) VALUES (1, 0, '" + "0" * 64 + "')")
+    _guards()
+
+
+def _accounts() -> None:
+    """Accounts, with their limit flags and running totals."""
     op.create_table(
         "accounts",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -53,6 +64,9 @@ def upgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.create_index("ix_accounts_owner", ["owner"], unique=False)
 
+
+def _entries() -> None:
+    """Entries, the legs of transactions, and their indexes."""
     op.create_table(
         "entries",
         sa.Column("sequence", sa.BigInteger(), nullable=False),
@@ -79,6 +93,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_entries_account_seq", ["account_id", "sequence"], unique=False)
         batch_op.create_index("ix_entries_transaction", ["transaction_id"], unique=False)
 
+
+def _idempotency() -> None:
+    """Request ids, each with its fingerprint and the id of its result."""
     op.create_table(
         "idempotency",
         sa.Column("request_id", sa.String(length=128), nullable=False),
@@ -87,6 +104,10 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("request_id"),
     )
+
+
+def _journal() -> None:
+    """The hash-chained journal and its head."""
     op.create_table(
         "journal",
         sa.Column("sequence", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -105,6 +126,10 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+
+
+def _transactions() -> None:
+    """Transactions, with their status, times and reversal links."""
     op.create_table(
         "transactions",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -133,7 +158,9 @@ def upgrade() -> None:
             "ix_transactions_pending_expiry", ["status", "expire_time"], unique=False
         )
 
-    op.execute("INSERT INTO ledger_head (id, sequence, hash) VALUES (1, 0, '" + "0" * 64 + "')")
+
+def _guards() -> None:
+    """The append-only triggers and the balance check of the dialect in use."""
     bind = op.get_bind()
     for statement in _PG_GUARDS if bind.dialect.name == "postgresql" else _SQLITE_GUARDS:
         op.execute(statement)
