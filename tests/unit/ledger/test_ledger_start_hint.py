@@ -6,7 +6,6 @@ from ledger_svc.__main__ import _how_to_call
 from ledger_svc.settings import LedgerSettings
 
 
-
 def _settings(allowed_peers: list[str] | None = None) -> LedgerSettings:
     settings = LedgerSettings(
         listen_addr="127.0.0.1:0",
