@@ -3,7 +3,8 @@
 Run inside a service's container by docker-compose's ``healthcheck``:
 
     python docker/healthcheck.py LEDGER
-    python docker/healthcheck.py IDENTITY --listener LISTEN_ADDR --listener AUTHZ_LISTEN_ADDR
+    python docker/healthcheck.py IDENTITY --listener LISTEN_ADDR
+        --http-listener AUTHZ_HTTP_LISTEN_ADDR            (one command line)
 
 Everything else comes from the service's own environment, so the probe can never
 check an address or a CA other than the ones the service was started with:
@@ -19,6 +20,10 @@ the envoy key (and the whole /pki volume) is readable in every service container
 so a process there could call the other services as the edge. Acceptable for this
 development stack only; production issues each workload its own key alone.
 
+An HTTP listener (identity's ext_authz check listener) is asked ``GET /healthz``
+over the same mTLS; it answers 200 ``SERVING`` with the readiness the gRPC health
+service reports, as Envoy's own HTTP health check sees it.
+
 Exit status: 0 when every listener answers SERVING, 1 otherwise, with one line
 on stderr saying which listener failed and why (``docker inspect`` shows it).
 """
@@ -27,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
+import ssl
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -82,8 +89,32 @@ async def check(target: str, credentials: grpc.ChannelCredentials, timeout_s: fl
     return _HealthResponse.ServingStatus.Name(reply.status)
 
 
+def check_http(target: str, ca_file: Path, workload: str, timeout_s: float) -> str:
+    """``GET /healthz`` over mTLS: SERVING on 200, else the status and body."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.load_cert_chain(
+        ca_file.parent / f"{workload}.pem", ca_file.parent / f"{workload}-key.pem"
+    )
+    host, _, port = target.rpartition(":")
+    conn = http.client.HTTPSConnection(
+        host.strip("[]"), int(port), timeout=timeout_s, context=context
+    )
+    try:
+        conn.request("GET", "/healthz", headers={"host": _TLS_NAME})
+        reply = conn.getresponse()
+        body = reply.read().decode(errors="replace").strip()
+    finally:
+        conn.close()
+    return body if reply.status == 200 and body == "SERVING" else f"HTTP {reply.status} {body}"
+
+
 async def probe(
-    prefix: str, listeners: Sequence[str], env: Mapping[str, str], workload: str, timeout_s: float
+    prefix: str,
+    listeners: Sequence[str],
+    env: Mapping[str, str],
+    workload: str,
+    timeout_s: float,
+    http_listeners: Sequence[str] = (),
 ) -> list[str]:
     """One line per failing listener; empty when every one is SERVING."""
     ca_var = f"{prefix}_TLS_CA_FILE"
@@ -110,6 +141,19 @@ async def probe(
             continue
         if status != "SERVING":
             failures.append(f"{var} ({target}): {status}")
+    for listener in http_listeners:
+        var = f"{prefix}_{listener}"
+        if not env.get(var):
+            failures.append(f"{var} is not set")
+            continue
+        try:
+            target = dial_target(env[var])
+            status = check_http(target, Path(env[ca_var]), workload, timeout_s)
+        except (ValueError, OSError, http.client.HTTPException) as exc:
+            failures.append(f"{var}: {type(exc).__name__}: {exc}")
+            continue
+        if status != "SERVING":
+            failures.append(f"{var} ({target}): {status}")
     return failures
 
 
@@ -125,15 +169,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help="<PREFIX>_<NAME> holds an address to check (repeatable; default LISTEN_ADDR)",
     )
+    parser.add_argument(
+        "--http-listener",
+        action="append",
+        dest="http_listeners",
+        default=[],
+        metavar="NAME",
+        help="<PREFIX>_<NAME> holds an HTTP listener to ask GET /healthz (repeatable)",
+    )
     parser.add_argument("--as", dest="workload", default="envoy", help="certificate to present")
     parser.add_argument("--timeout-s", type=float, default=1.5, help="deadline per Check")
     args = parser.parse_args(argv)
     listeners = args.listeners or ["LISTEN_ADDR"]
-    failures = asyncio.run(probe(args.prefix, listeners, os.environ, args.workload, args.timeout_s))
+    failures = asyncio.run(
+        probe(
+            args.prefix,
+            listeners,
+            os.environ,
+            args.workload,
+            args.timeout_s,
+            args.http_listeners,
+        )
+    )
     for line in failures:
         print(f"healthcheck: {line}", file=sys.stderr)
     if not failures:
-        print(f"healthcheck: {args.prefix} SERVING on {', '.join(listeners)}")
+        print(
+            f"healthcheck: {args.prefix} SERVING on {', '.join([*listeners, *args.http_listeners])}"
+        )
     return 1 if failures else 0
 
 

@@ -6,6 +6,7 @@ from identity_svc.adapters.migrate import migrate
 from identity_svc.adapters.pepper import load_pepper
 from identity_svc.adapters.store import SqlIdentityStore
 from identity_svc.entrypoints.authz import build_authz, direct_auth
+from identity_svc.entrypoints.authz_http import AuthzHttpListener
 from identity_svc.entrypoints.errors import MAPPER
 from identity_svc.entrypoints.servicer import IdentityServicer
 from identity_svc.service_layer.auditing import utc_now
@@ -31,19 +32,24 @@ async def create_app(settings: IdentitySettings) -> ServiceHost:
 
     One process serves both IdentityService and Envoy's Check: the Check's key
     cache is then invalidated in-process by the same database's change feed
-    that every replica follows.
+    that every replica follows. With ``authz_http_listen_addr`` the same
+    Authorizer also answers ext_authz over HTTP/1.1 (entrypoints.authz_http).
     """
     engine = db.make_engine(database_url(settings), pool_size=settings.db_pool_size)
     register_pool("identity", engine)
     await migrate(engine)
     pepper = load_pepper(settings.key_pepper_file, environment=settings.environment)
     identity = Identity(engine, pepper=pepper, environment=settings.environment, clock=utc_now)
+    peers = peer_allow_list(settings, MAPPER.domain)
     authz = build_authz(
         SqlIdentityStore(engine),
         pepper,
         refresh_interval_s=settings.cache_refresh_interval_s,
         flush_interval_s=settings.usage_flush_interval_s,
-        peers=peer_allow_list(settings, MAPPER.domain),
+        peers=peers,
+    )
+    authz_http = AuthzHttpListener(
+        settings.authz_http_listen_addr, authz.authorizer, settings, peers
     )
     servicer = IdentityServicer(
         identity,
@@ -79,4 +85,5 @@ async def create_app(settings: IdentitySettings) -> ServiceHost:
         on_start=[authz.start],
         on_stop=[shutdown],
         hot_listen_addr=settings.authz_listen_addr,
+        side_listeners=[authz_http],
     )

@@ -25,6 +25,13 @@ class IdentitySettings(ServiceSettings):
         description="serve Envoy's ext_authz Check on this address of its own, a gRPC "
         "listener with no interceptors (the hot path; same TLS); empty serves it on LISTEN_ADDR",
     )
+    authz_http_listen_addr: str = Field(
+        default="",
+        description="also answer Envoy's ext_authz over HTTP/1.1 (http_service, path_prefix "
+        '"/check"; GET /healthz) on this address, host:port; same process, Authorizer and TLS '
+        'files (TLS 1.3, client certificate in ALLOWED_PEERS); ports-file key "authz_http"; '
+        "empty: off",
+    )
     environment: Literal["test", "live"] = Field(
         default="test", description="the environment new keys carry in their prefix (pm_test_...)"
     )
@@ -51,13 +58,10 @@ class IdentitySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _authz_transport_is_safe(self) -> Self:
-        if (
-            self.plaintext
-            and self.authz_listen_addr
-            and not is_loopback_addr(self.authz_listen_addr)
-        ):
-            raise ValueError(
-                f"IDENTITY_PLAINTEXT=true is refused on {self.authz_listen_addr!r}: plaintext "
-                "may only listen on a loopback address"
-            )
+        for addr in (self.authz_listen_addr, self.authz_http_listen_addr):
+            if self.plaintext and addr and not is_loopback_addr(addr):
+                raise ValueError(
+                    f"IDENTITY_PLAINTEXT=true is refused on {addr!r}: plaintext "
+                    "may only listen on a loopback address"
+                )
         return self

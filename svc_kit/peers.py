@@ -14,7 +14,10 @@ checks come from Envoy too, so no caller needs an exception. Where the rule is a
 - a hot-path service without interceptors (identity's ext_authz Check): the handler calls
   ``PeerAllowList.refusal`` itself;
 - the other services on the hot listener (health, reflection): registered through
-  ``PeerCheckedRegistrar``, which wraps their handlers once, at registration.
+  ``PeerCheckedRegistrar``, which wraps their handlers once, at registration;
+- a listener that is not gRPC (identity's HTTP ext_authz listener, Python's ``ssl``): once per
+  connection, when it is made, with ``PeerAllowList.admits_certificate``. Stricter than gRPC's
+  rule: the certificate must carry exactly one URI SAN, an allowed one.
 
 Plaintext servers (unit tests on loopback) have no peer identity and skip the check, as does
 ``allowed_peers=["*"]``, which admits any certificate the handshake accepted.
@@ -30,8 +33,9 @@ with another certificate, and grpc.aio exposes nothing that is bound to the conn
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -69,6 +73,12 @@ class PeerAllowList:
                 found = san
         return found in self._allowed
 
+    def admits_certificate(self, peercert: Mapping[str, Any] | None) -> bool:
+        """True when ``peercert`` (``ssl``'s ``getpeercert()``) has exactly one URI SAN, and
+        that one is allowed."""
+        uris = certificate_uris(peercert)
+        return len(uris) == 1 and uris[0].encode() in self._allowed
+
     def refusal(self, context: Context) -> grpc.Status | None:
         """None when the caller may proceed, else the status to abort the call with."""
         if self.admits(context):
@@ -82,6 +92,13 @@ class PeerAllowList:
             domain=self._domain,
             metadata={"peer": peer},
         )
+
+
+def certificate_uris(peercert: Mapping[str, Any] | None) -> list[str]:
+    """The URI SANs of a certificate as ``ssl.SSLObject.getpeercert()`` describes it."""
+    if not peercert:
+        return []
+    return [str(value) for kind, value in peercert.get("subjectAltName", ()) if kind == "URI"]
 
 
 def peer_allow_list(settings: ServiceSettings, domain: str) -> PeerAllowList | None:

@@ -8,6 +8,12 @@ Health: the overall service ("") and every bound service follow one readiness pr
 service's database ping). Envoy's ``grpc_health_check`` reads it, so a replica whose database
 is gone stops receiving traffic instead of failing every call.
 
+Side listeners: a service may serve something that is not gRPC from the same process and loop
+(identity answers Envoy's ext_authz over HTTP/1.1). ``ServiceHost(side_listeners=[...])`` starts
+each with the servers, hands it the host's readiness (``is_serving``, what the gRPC health service
+reports) for health checks of its own, publishes its port in the ports file under its ``name``
+(null when it is configured off), and stops it after the gRPC servers have drained.
+
 Callers: over mTLS, only the SPIFFE ids in ``settings.allowed_peers`` may call anything on any
 port, health and reflection included (``svc_kit.peers``). Certificate files are re-read for new
 connections when they change (``svc_kit.tls``), so a rotation needs no restart.
@@ -23,7 +29,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
@@ -67,6 +73,30 @@ class ServiceBinding:
     ``svc_kit.peers.peer_allow_list(settings, domain)``: nothing else does it for them."""
 
 
+class SideListener(Protocol):
+    """A listener that is not gRPC, run by ``ServiceHost`` alongside its servers."""
+
+    @property
+    def name(self) -> str:
+        """Its key in the ports file (``authz_http``); unique within the host."""
+        ...
+
+    async def start(self, serving: Callable[[], bool]) -> int | None:
+        """Bind and serve; the bound port, or None when configured off.
+
+        ``serving()`` is the host's readiness right now: False before the first probe
+        passes, while the probe fails, and from the moment ``stop`` begins.
+        """
+        ...
+
+    async def stop(self) -> None:
+        """Stop accepting and close every connection; called once, after ``start``."""
+        ...
+
+
+_RESERVED_PORT_KEYS = frozenset({"grpc", "hot", "metrics", "pid"})
+
+
 class ServiceHost:
     """Owns one grpc.aio server for a service, from ``start`` to ``stop``."""
 
@@ -81,8 +111,16 @@ class ServiceHost:
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
         hot_listen_addr: str = "",
+        side_listeners: Sequence[SideListener] = (),
     ) -> None:
+        names = [listener.name for listener in side_listeners]
+        clash = _RESERVED_PORT_KEYS.intersection(names) or len(set(names)) != len(names)
+        if clash:
+            raise ValueError(f"{name}: side listener names must be unique and new: {names}")
         self.name = name
+        self._side_listeners = tuple(side_listeners)
+        self._side_ports: dict[str, int | None] = {}
+        self._side_started: list[SideListener] = []  # to stop, each once
         self._hot_listen_addr = hot_listen_addr
         self._hot_server: grpc.aio.Server | None = None
         self._hot_port = 0
@@ -112,6 +150,15 @@ class ServiceHost:
     def hot_port(self) -> int | None:
         """The bound port of the hot-path listener; None when there is none."""
         return self._hot_port if self._hot_server is not None else None
+
+    @property
+    def side_ports(self) -> dict[str, int | None]:
+        """Each side listener's bound port (None: configured off); valid after ``start``."""
+        return dict(self._side_ports)
+
+    def is_serving(self) -> bool:
+        """True while the health service reports SERVING (the probe passes, no stop yet)."""
+        return self._healthy is True and not self._stopped
 
     @property
     def peers(self) -> PeerAllowList | None:
@@ -164,9 +211,13 @@ class ServiceHost:
         if self._hot_server is not None:
             await self._hot_server.start()
         try:
+            for listener in self._side_listeners:
+                self._side_ports[listener.name] = await listener.start(self.is_serving)
+                self._side_started.append(listener)
             self._metrics_port = start_metrics_server(self._settings.metrics_addr)
         except Exception:
             await self._stop_servers(None)
+            await self._stop_side_listeners()
             raise
         if self._settings.ports_file:
             self._write_ports_file(Path(self._settings.ports_file))
@@ -186,6 +237,7 @@ class ServiceHost:
             "grpc": self._port,
             "hot": self.hot_port,
             "metrics": self._metrics_port,
+            **self._side_ports,
             "pid": os.getpid(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +268,14 @@ class ServiceHost:
     async def _stop_servers(self, grace_s: float | None) -> None:
         servers = [s for s in (self._server, self._hot_server) if s is not None]
         await asyncio.gather(*(s.stop(grace_s) for s in servers))
+
+    async def _stop_side_listeners(self) -> None:
+        """Stop those that started; one failing must not leave the others listening."""
+        started, self._side_started = self._side_started, []
+        results = await asyncio.gather(*(x.stop() for x in started), return_exceptions=True)
+        for listener, result in zip(started, results, strict=True):
+            if isinstance(result, Exception):
+                _log.error("side listener %s failed to stop", listener.name, exc_info=result)
 
     def _bind(self, server: grpc.aio.Server, addr: str) -> int:
         s = self._settings
@@ -272,6 +332,9 @@ class ServiceHost:
         await self._health.enter_graceful_shutdown()
         grace = self._settings.shutdown_grace_s if grace_s is None else grace_s
         await self._stop_servers(grace)
+        # After the drain: Envoy's in-flight requests still need their checks answered, and
+        # side listeners' health checks already say NOT_SERVING (is_serving).
+        await self._stop_side_listeners()
         if self._metrics_port is not None:
             # Joins the server thread: keep that off the event loop.
             await asyncio.to_thread(stop_metrics_server, self._metrics_port)

@@ -10,19 +10,26 @@ three ``stat`` calls; when the files did change and the new key matches the new 
 handshake uses them. Connections already open keep what they were made with; a half-written
 rotation (new certificate, old key) is not picked up until the pair matches again.
 
+Listeners that are not gRPC (identity's HTTP ext_authz listener, an asyncio server) get the
+same files and the same rotation from ``ssl_server_context``: OpenSSL's server-name callback runs
+for every handshake, SNI or not, and swaps in a context built from the changed files (the
+certificate, key and CA of that connection all come from the swapped-in context).
+
 TLS versions: grpcio 1.85 cannot make a Python server require TLS 1.3. ``ssl_server_credentials``
 and ``dynamic_ssl_server_credentials`` build core's legacy SSL server credentials, whose options
 have no TLS version setter in the C API, and the Python wrapper passes none (core's defaults:
 TLS 1.2 minimum, 1.3 maximum). Adding one is open work upstream (grpc/grpc#43074, #43080; the
 channel side is #43045). So the services accept TLS 1.2 (grpc offers only ECDHE AEAD suites
 there), every gRPC client negotiates 1.3, and Envoy, the one production caller, is configured for
-TLS 1.3 on its upstream connections.
+TLS 1.3 on its upstream connections. ``ssl_server_context`` (Python's own ssl) does require 1.3.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -47,6 +54,15 @@ def _read(path: str, what: str) -> bytes:
         raise OSError(f"cannot read TLS {what} file {path!r}: {exc.strerror}") from exc
 
 
+def files_stamp(paths: Sequence[str]) -> _Stamp | None:
+    """What changes when any of ``paths`` is replaced or rewritten; None while one is missing."""
+    try:
+        stats = [os.stat(path) for path in paths]
+    except OSError:
+        return None  # a file is being replaced right now: look again next time
+    return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in stats)
+
+
 def server_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.ServerCredentials:
     """Server credentials that demand a client certificate signed by ``ca_file``, and pick up
     new contents of the three files for each new connection (see the module docstring)."""
@@ -69,11 +85,7 @@ class _ServerFiles:
         self.initial = self._load()
 
     def _stat(self) -> _Stamp | None:
-        try:
-            stats = [os.stat(path) for path in self._paths]
-        except OSError:
-            return None  # a file is being replaced right now: look again next time
-        return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in stats)
+        return files_stamp(self._paths)
 
     def _load(self) -> grpc.ServerCertificateConfiguration:
         cert_file, key_file, ca_file = self._paths
@@ -117,6 +129,59 @@ def _check_pair(cert_pem: bytes, key_pem: bytes, cert_file: str, key_file: str) 
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
         raise ValueError(f"TLS key {key_file!r} does not match certificate {cert_file!r}")
+
+
+def ssl_server_context(
+    cert_file: str, key_file: str, ca_file: str, *, alpn: Sequence[str] = ("http/1.1",)
+) -> ssl.SSLContext:
+    """An ``ssl`` server context for asyncio listeners: TLS 1.3 only, a client certificate of
+    ``ca_file`` required, ``alpn`` offered; new connections pick up changed files (see the
+    module docstring). Raises OSError naming the files when they cannot be loaded now."""
+    return _ContextFiles((cert_file, key_file, ca_file), tuple(alpn)).context
+
+
+class _ContextFiles:
+    """The files behind one ``ssl_server_context``, and the context each handshake gets."""
+
+    def __init__(self, paths: tuple[str, str, str], alpn: tuple[str, ...]) -> None:
+        self._paths = paths
+        self._alpn = alpn
+        self._stamp = files_stamp(paths)
+        self._unusable: _Stamp | None = None
+        self.context = self._load()
+        self.context.sni_callback = self._pick
+        self._current = self.context
+
+    def _load(self) -> ssl.SSLContext:
+        cert_file, key_file, ca_file = self._paths
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.verify_mode = ssl.CERT_REQUIRED
+        try:
+            # Refuses a key that does not match the certificate (a rotation caught half-way).
+            context.load_cert_chain(cert_file, key_file)
+            context.load_verify_locations(cafile=ca_file)
+        except OSError as exc:  # ssl.SSLError too; its own text names no file
+            files = f"{cert_file!r} / {key_file!r} / {ca_file!r}"
+            raise OSError(f"cannot load TLS {files}: {exc}") from exc
+        context.set_alpn_protocols(list(self._alpn))
+        return context
+
+    def _pick(self, conn: ssl.SSLObject, _server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        """Per handshake: three ``stat`` calls; a new context when the files changed and load."""
+        stamp = files_stamp(self._paths)
+        if stamp is not None and stamp not in (self._stamp, self._unusable):
+            try:
+                self._current = self._load()
+            except OSError as exc:
+                # Keep serving with the files we have; say so once per unusable state.
+                self._unusable = stamp
+                _log.warning("TLS files changed but are not usable yet: %s", exc)
+            else:
+                self._stamp = stamp
+                _log.info("TLS files reloaded", extra={"cert_file": self._paths[0]})
+        if self._current is not self.context:
+            conn.context = self._current
 
 
 def channel_credentials(cert_file: str, key_file: str, ca_file: str) -> grpc.ChannelCredentials:

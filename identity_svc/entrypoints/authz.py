@@ -9,6 +9,11 @@ gives every other error), ``www-authenticate`` on 401, ``retry-after`` on 429.
 When the decision needs the store and the store is down, the Check RPC itself
 fails with UNAVAILABLE: Envoy (``failure_mode_allow: false``) then denies.
 
+Envoy can ask the same Authorizer over HTTP/1.1 instead (``authz_http``). The
+pieces both protocols answer with live here once: ``denial`` (HTTP status, JSON
+body, headers of a refusal), ``status_json`` (the JSON google.rpc.Status), and
+``AllowMemo`` (allow answers built once per principal header and removals).
+
 Check runs without the shared interceptors, so it refuses callers that are not
 on the service's SPIFFE allow-list itself (svc_kit.peers): PERMISSION_DENIED
 with ErrorInfo ``PEER_NOT_ALLOWED``, as every other RPC of the service answers.
@@ -20,10 +25,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from types import MappingProxyType
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import grpc
 import grpc.aio
@@ -69,6 +75,8 @@ _OK = status_pb2.Status(code=0)
 _MAX_CACHED_ALLOWS = 10_000
 _AllowKey: TypeAlias = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
 _HttpCode: TypeAlias = "http_status_pb2.StatusCode.ValueType"
+_Reply = TypeVar("_Reply")
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 
 def denial_status(error: e.IdentityError) -> tuple[grpc.StatusCode, _HttpCode]:
@@ -99,6 +107,42 @@ def _source_address(peer: attribute_context_pb2.AttributeContext.Peer) -> str:
     return f"{host}:{socket.port_value}"
 
 
+def status_json(
+    code: grpc.StatusCode, message: str, reason: str, metadata: Mapping[str, str] = _NO_METADATA
+) -> tuple[status_pb2.Status, str]:
+    """A google.rpc.Status with identity's ErrorInfo, and its JSON: every error body the edge
+    shows has this shape (the transcoder's own errors included, edge.md)."""
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
+    status = status_pb2.Status(code=code.value[0], message=message, details=[info])
+    return status, json_format.MessageToJson(status, indent=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """A refused request as the client sees it, whichever protocol carried the decision."""
+
+    code: grpc.StatusCode
+    http_status: int
+    status: status_pb2.Status
+    body: str
+    """``status`` as JSON: the response body."""
+    headers: tuple[tuple[str, str], ...]
+    """content-type, x-request-id, and www-authenticate on 401 or retry-after on 429."""
+
+
+def denial(error: e.IdentityError, decision: Decision) -> Denial:
+    """What the client is told when ``decision`` refuses with ``error``."""
+    code, http_status = denial_status(error)
+    status, body = status_json(code, error.message, error.reason, error.metadata)
+    headers = [("content-type", "application/json"), (REQUEST_ID_KEY, decision.request_id)]
+    if http_status == http_status_pb2.Unauthorized:
+        headers.append(("www-authenticate", "Bearer"))  # RFC 6750 §3
+    if http_status == http_status_pb2.TooManyRequests:
+        headers.append(("retry-after", str(max(1, decision.retry_after_s))))
+    return Denial(code, int(http_status), status, body, tuple(headers))
+
+
 def check_response(decision: Decision) -> external_auth_pb2.CheckResponse:
     """The CheckResponse that carries ``decision`` out to Envoy."""
     if decision.error is None:
@@ -109,32 +153,15 @@ def check_response(decision: Decision) -> external_auth_pb2.CheckResponse:
                 headers_to_remove=decision.headers_to_remove,
             ),
         )
-    return _denied(decision.error, decision)
-
-
-def _denied(error: e.IdentityError, decision: Decision) -> external_auth_pb2.CheckResponse:
-    code, http_status = denial_status(error)
-    info = any_pb2.Any()
-    info.Pack(
-        error_details_pb2.ErrorInfo(
-            reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
-        )
-    )
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=[info])
-    headers = [
-        _header("content-type", "application/json"),
-        _header(REQUEST_ID_KEY, decision.request_id),
-    ]
-    if http_status == http_status_pb2.Unauthorized:
-        headers.append(_header("www-authenticate", "Bearer"))  # RFC 6750 §3
-    if http_status == http_status_pb2.TooManyRequests:
-        headers.append(_header("retry-after", str(max(1, decision.retry_after_s))))
+    refusal = denial(decision.error, decision)
     return external_auth_pb2.CheckResponse(
-        status=status,
+        status=refusal.status,
         denied_response=external_auth_pb2.DeniedHttpResponse(
-            status=http_status_pb2.HttpStatus(code=http_status),
-            headers=headers,
-            body=json_format.MessageToJson(status, indent=None),
+            status=http_status_pb2.HttpStatus(
+                code=http_status_pb2.StatusCode.ValueType(refusal.http_status)
+            ),
+            headers=[_header(k, v) for k, v in refusal.headers],
+            body=refusal.body,
         ),
     )
 
@@ -145,15 +172,39 @@ def _header(key: str, value: str) -> core_pb2.HeaderValueOption:
     )
 
 
+class AllowMemo(Generic[_Reply]):
+    """Allow answers, built once per (headers to set, headers to remove) and reused.
+
+    Allow answers repeat (same principal header, same removals), and building
+    one (a protobuf, or HTTP bytes) costs about as much as deciding. An answer
+    that carries a request id identity generated is one-off and never kept.
+    Answers are shared: never mutate one.
+    """
+
+    def __init__(self, build: Callable[[Decision], _Reply]) -> None:
+        self._build = build
+        self._replies: dict[_AllowKey, _Reply] = {}
+
+    def get(self, decision: Decision) -> _Reply:
+        """The answer for an allowing ``decision``."""
+        key = (decision.headers, decision.headers_to_remove)
+        reply = self._replies.get(key)
+        if reply is None:
+            reply = self._build(decision)
+            if len(self._replies) >= _MAX_CACHED_ALLOWS:  # bound memory; it refills
+                self._replies.clear()
+            if all(name != REQUEST_ID_KEY for name, _ in decision.headers):
+                self._replies[key] = reply
+        return reply
+
+
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
     """envoy.service.auth.v3.Authorization: translation only; the Authorizer decides."""
 
     def __init__(self, authorizer: Authorizer, peers: PeerAllowList | None = None) -> None:
         self._authorizer = authorizer
         self._peers = peers  # None: every peer the handshake accepted may ask
-        # Allow answers repeat (same principal header, same removals): building the
-        # protobuf costs about as much as deciding, so reuse it. Never mutated.
-        self._allows: dict[_AllowKey, external_auth_pb2.CheckResponse] = {}
+        self._allows = AllowMemo(check_response)
 
     async def Check(  # noqa: N802 - the proto's RPC name
         self,
@@ -183,18 +234,7 @@ class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
             DECISIONS.labels(decision.error.reason).inc()
             return check_response(decision)
         _ALLOWED.inc()
-        return self._allowed(decision)
-
-    def _allowed(self, decision: Decision) -> external_auth_pb2.CheckResponse:
-        key = (decision.headers, decision.headers_to_remove)
-        response = self._allows.get(key)
-        if response is None:
-            response = check_response(decision)
-            if len(self._allows) >= _MAX_CACHED_ALLOWS:
-                self._allows.clear()
-            if all(name != REQUEST_ID_KEY for name, _ in decision.headers):  # ids are one-off
-                self._allows[key] = response
-        return response
+        return self._allows.get(decision)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.envoy_config._descriptors import build_descriptor_set, services_with_http
-from scripts.envoy_config._model import EdgeConfig
+from scripts.envoy_config._model import AUTHZ_PROTOCOLS, EdgeConfig
 from scripts.envoy_config._render import write_config
 
 DESCRIPTOR_SET_NAME = "paymesh.pb"
@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
         help="REST bodies above this are refused with 413 (default: 1 MiB)",
     )
     parser.add_argument(
+        "--authz-protocol",
+        choices=AUTHZ_PROTOCOLS,
+        default="http",
+        help="how ext_authz asks identity at --identity-authz-addr: its HTTP check"
+        " listener (IDENTITY_AUTHZ_HTTP_LISTEN_ADDR, default) or its gRPC Check"
+        " (IDENTITY_AUTHZ_LISTEN_ADDR)",
+    )
+    parser.add_argument(
         "--access-log", default="", metavar="FILE", help="JSON access log file (default: stdout)"
     )
     return parser
@@ -88,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         require_client_cert=args.require_client_cert,
         max_request_bytes=args.max_request_bytes,
         access_log_path=args.access_log,
+        authz_protocol=args.authz_protocol,
     )
     config = write_config(cfg, out)
     print(f"envoy_config: wrote {descriptor_set}")

@@ -12,6 +12,7 @@ TRUST_DOMAIN = "paymesh.local"
 TYPE_URL = "type.googleapis.com/"
 ENVOY_WORKLOAD = "envoy"
 AUTHZ_CLUSTER = "identity_authz"
+AUTHZ_PROTOCOLS = ("http", "grpc")
 # A cluster is named for the workload that serves it, except Check's own listener.
 _CLUSTER_WORKLOAD = {AUTHZ_CLUSTER: "identity"}
 
@@ -38,6 +39,17 @@ class EdgeConfig:
     """REST request bodies above this are refused with 413 before ext_authz runs."""
     access_log_path: str = ""
     """Where JSON access log lines go; empty means Envoy's stdout."""
+    authz_protocol: str = "http"
+    """How ext_authz asks identity (cluster ``identity_authz``): ``http`` (identity's
+    HTTP/1.1 check listener, IDENTITY_AUTHZ_HTTP_LISTEN_ADDR: the fast path, see
+    bench/edge.py) or ``grpc`` (its gRPC Check, IDENTITY_AUTHZ_LISTEN_ADDR)."""
+
+    def __post_init__(self) -> None:
+        if self.authz_protocol not in AUTHZ_PROTOCOLS:
+            raise ValueError(
+                f"authz_protocol must be one of {', '.join(AUTHZ_PROTOCOLS)},"
+                f" not {self.authz_protocol!r}"
+            )
 
 
 def workload_of_cluster(cluster: str) -> str:

@@ -11,8 +11,8 @@ Filter order, and why (guide/edge.md):
 3. buffer: refuses a body over ``max_request_bytes`` with 413 before anyone
    spends work on it (ext_authz would cost a Check).
 4. ext_authz: sees the REST path and method, so identity can decide per REST
-   route. It only checks when a route matches the REST path, hence the
-   catch-all ``/`` route.
+   route (over HTTP/1.1 by default, or gRPC Check; see ``_ext_authz``). It only
+   checks when a route matches the REST path, hence the catch-all ``/`` route.
 5. grpc_json_transcoder: maps REST to gRPC, rewrites ``:path`` to the gRPC
    path and clears the route cache; an unknown REST path gets a 404 here
    (reject_unknown_method).
@@ -38,6 +38,8 @@ from scripts.envoy_config._errors import local_reply_config
 from scripts.envoy_config._model import AUTHZ_CLUSTER, EdgeConfig, socket_address, typed
 
 REST_LISTENER = "rest"
+EXT_AUTHZ_TYPE = "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz"
+AUTHZ_PATH_PREFIX = "/check"
 PRINCIPAL_HEADER = "x-paymesh-principal"
 # identity sets the principal on allow; the transcoder sets the original method
 # and path, which the access log reports: a client may set none of them.
@@ -118,19 +120,52 @@ def _transcoder(cfg: EdgeConfig, services: list[str]) -> dict[str, Any]:
     return {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": config}
 
 
+def _patterns(*names: str) -> dict[str, Any]:
+    return {"patterns": [{"exact": name} for name in names]}
+
+
+def _ext_authz(cfg: EdgeConfig) -> dict[str, Any]:
+    """identity decides every request; over HTTP/1.1 (default) or gRPC Check.
+
+    Both ask the same Authorizer and answer the same way. HTTP is the default
+    because its Python side costs about a fifth of a grpc.aio Check per request
+    (bench/edge.py): identity's HTTP check listener is a bare asyncio protocol.
+    """
+    common: dict[str, Any] = {
+        "transport_api_version": "V3",
+        "failure_mode_allow": False,
+        # Not the default 403: a check that could not be asked is "unavailable",
+        # never "forbidden"; the 503 is rewritten to JSON code 14 (_errors.py).
+        "status_on_error": {"code": 503},
+    }
+    if cfg.authz_protocol == "grpc":
+        grpc_service = {"envoy_grpc": {"cluster_name": AUTHZ_CLUSTER}, "timeout": "0.5s"}
+        return typed(EXT_AUTHZ_TYPE, grpc_service=grpc_service, **common)
+    http_service = {
+        # The URI's host is only the Host header; the cluster is what is dialled.
+        "server_uri": {"uri": "https://identity", "cluster": AUTHZ_CLUSTER, "timeout": "0.5s"},
+        # identity sees "<method> /check<original path>": a path outside /check
+        # (its /healthz) can never be mistaken for a request to authorize.
+        "path_prefix": AUTHZ_PATH_PREFIX,
+        "authorization_response": {
+            # Set on the upstream request on allow; x-envoy-auth-headers-to-remove
+            # in identity's reply drops the key headers.
+            "allowed_upstream_headers": _patterns(PRINCIPAL_HEADER, "x-request-id"),
+            # Passed to the client with a denial, with identity's JSON body.
+            "allowed_client_headers": _patterns("content-type", "www-authenticate", "retry-after"),
+        },
+    }
+    # Besides these, Envoy always sends Host, Method, Path, Content-Length and
+    # Authorization. x-forwarded-for carries the client's address (use_remote_address).
+    allowed = _patterns("x-api-key", "x-request-id", "x-forwarded-for")
+    return typed(EXT_AUTHZ_TYPE, http_service=http_service, allowed_headers=allowed, **common)
+
+
 def http_filters(cfg: EdgeConfig, services: list[str]) -> list[dict[str, Any]]:
     buffer = typed(
         "envoy.extensions.filters.http.buffer.v3.Buffer", max_request_bytes=cfg.max_request_bytes
     )
-    ext_authz = typed(
-        "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
-        grpc_service={"envoy_grpc": {"cluster_name": AUTHZ_CLUSTER}, "timeout": "0.5s"},
-        transport_api_version="V3",
-        failure_mode_allow=False,
-        # Not the default 403: a Check that could not be asked is "unavailable",
-        # never "forbidden"; the 503 is rewritten to JSON code 14 (_errors.py).
-        status_on_error={"code": 503},
-    )
+    ext_authz = _ext_authz(cfg)
     router = typed("envoy.extensions.filters.http.router.v3.Router")
     return [
         _strip_grpc_response_headers(),

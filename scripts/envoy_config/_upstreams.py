@@ -7,6 +7,7 @@ from typing import Any
 
 from scripts.envoy_config._common import HTTP2_OPTIONS, envoy_certificate
 from scripts.envoy_config._model import (
+    AUTHZ_CLUSTER,
     EdgeConfig,
     data_file,
     is_ip_literal,
@@ -45,7 +46,15 @@ OUTLIER_DETECTION = {
 }
 
 
-def upstream_tls(cfg: EdgeConfig, workload: str) -> dict[str, Any]:
+# identity's HTTP check listener (authz_protocol "http") answers GET /healthz with
+# the same readiness its gRPC health service reports.
+HTTP_HEALTH_CHECK = {
+    **{k: v for k, v in HEALTH_CHECK.items() if k != "grpc_health_check"},
+    "http_health_check": {"path": "/healthz"},
+}
+
+
+def upstream_tls(cfg: EdgeConfig, workload: str, alpn: str = "h2") -> dict[str, Any]:
     """mTLS 1.3 as Envoy's workload, accepting only ``workload``'s exact SPIFFE id."""
     context = typed(
         UPSTREAM_TLS_TYPE,
@@ -55,7 +64,7 @@ def upstream_tls(cfg: EdgeConfig, workload: str) -> dict[str, Any]:
                 "tls_minimum_protocol_version": "TLSv1_3",
                 "tls_maximum_protocol_version": "TLSv1_3",
             },
-            "alpn_protocols": ["h2"],
+            "alpn_protocols": [alpn],
             "tls_certificates": [envoy_certificate(cfg)],
             "validation_context": {
                 "trusted_ca": data_file(cfg.pki_dir / "ca.pem"),
@@ -76,6 +85,10 @@ def cluster(cfg: EdgeConfig, name: str, addrs: Sequence[str]) -> dict[str, Any]:
     # replicas come and go; IP literals need no resolver.
     dns = any(not is_ip_literal(split_host_port(a)[0]) for a in addrs)
     endpoints = [{"endpoint": {"address": socket_address(a)}} for a in addrs]
+    # ext_authz over HTTP speaks HTTP/1.1 (one check in flight per connection;
+    # Envoy pools connections); everything else is gRPC over HTTP/2.
+    http1 = name == AUTHZ_CLUSTER and cfg.authz_protocol == "http"
+    protocol = {"http_protocol_options": {}} if http1 else {"http2_protocol_options": HTTP2_OPTIONS}
     result: dict[str, Any] = {
         "name": name,
         "type": "STRICT_DNS" if dns else "STATIC",
@@ -84,11 +97,13 @@ def cluster(cfg: EdgeConfig, name: str, addrs: Sequence[str]) -> dict[str, Any]:
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(
                 "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                explicit_http_config={"http2_protocol_options": HTTP2_OPTIONS},
+                explicit_http_config=protocol,
             )
         },
-        "transport_socket": upstream_tls(cfg, workload_of_cluster(name)),
-        "health_checks": [HEALTH_CHECK],
+        "transport_socket": upstream_tls(
+            cfg, workload_of_cluster(name), alpn="http/1.1" if http1 else "h2"
+        ),
+        "health_checks": [HTTP_HEALTH_CHECK if http1 else HEALTH_CHECK],
         "outlier_detection": OUTLIER_DETECTION,
     }
     if dns:

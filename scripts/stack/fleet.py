@@ -101,8 +101,11 @@ class Fleet:
     async def ready(self, replica: Replica, creds: grpc.ChannelCredentials) -> None:
         """Return once ``replica`` has published its ports and each listener serves."""
         replica.ports = await probes.ports_file(self._ports_file(replica.name), replica.child)
+        # HTTP listeners (identity's check listener) are proven by Envoy's own
+        # active health check, which the stack waits for before it is ready.
         for key in replica.spec.listeners:
-            await probes.serving(replica.port(key), creds, replica.child)
+            if key not in replica.spec.http_listeners:
+                await probes.serving(replica.port(key), creds, replica.child)
 
     async def restart(self, replica: Replica, creds: grpc.ChannelCredentials) -> None:
         """Start ``replica`` again on the ports it had; return once it serves there."""

@@ -38,6 +38,9 @@ class ServiceSpec:
     """Ports-file key ("grpc", "hot") -> the setting that binds it (LISTEN_ADDR)."""
     clusters: Mapping[str, str]
     """Envoy cluster -> the ports-file key of the listener that serves it."""
+    http_listeners: frozenset[str] = frozenset()
+    """Listeners that speak HTTP, not gRPC: health-checked by Envoy (/healthz), not by
+    the supervisor's gRPC probe."""
     defaults: Mapping[str, str] = field(default_factory=dict)
     """More settings (without prefix) the stack sets unless the environment does;
     ``{var}`` is replaced by the var directory."""
@@ -47,14 +50,16 @@ class ServiceSpec:
         return f"{self.prefix}_{name}"
 
 
-# Identity first: Envoy asks its Check (cluster identity_authz) before every REST request.
+# Identity first: Envoy asks it (cluster identity_authz: its HTTP check listener, the
+# fast path; see scripts/envoy_config/_rest.py) before every REST request.
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         name="identity",
         module="identity_svc",
         prefix="IDENTITY",
-        listeners={"grpc": "LISTEN_ADDR", "hot": "AUTHZ_LISTEN_ADDR"},
-        clusters={"identity": "grpc", "identity_authz": "hot"},
+        listeners={"grpc": "LISTEN_ADDR", "authz_http": "AUTHZ_HTTP_LISTEN_ADDR"},
+        clusters={"identity": "grpc", "identity_authz": "authz_http"},
+        http_listeners=frozenset({"authz_http"}),
         defaults={"KEY_PEPPER_FILE": "{var}/identity/pepper"},
     ),
     ServiceSpec(

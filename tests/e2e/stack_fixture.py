@@ -64,13 +64,18 @@ class Services:
     admin: Principal
     admin_token: str
 
-    def upstreams(self) -> Mapping[str, list[str]]:
-        """EdgeConfig.upstreams for these services."""
-        assert self.identity_host.hot_port is not None
+    def upstreams(self, authz_protocol: str = "http") -> Mapping[str, list[str]]:
+        """EdgeConfig.upstreams for these services; identity_authz per ``authz_protocol``."""
+        authz = (
+            self.identity_host.side_ports["authz_http"]
+            if authz_protocol == "http"
+            else self.identity_host.hot_port
+        )
+        assert authz is not None
         return {
             "ledger": [f"127.0.0.1:{self.ledger.port}"],
             "identity": [f"127.0.0.1:{self.identity_host.port}"],
-            "identity_authz": [f"127.0.0.1:{self.identity_host.hot_port}"],
+            "identity_authz": [f"127.0.0.1:{authz}"],
         }
 
     async def key(self, role: Role, limit: RateLimit | None = None) -> str:
@@ -116,7 +121,9 @@ async def start_services(workdir: Path) -> AsyncIterator[Services]:
     identity_db = f"sqlite+aiosqlite:///{workdir / 'identity.db'}"
     identity_settings = IdentitySettings(
         listen_addr=LOOPBACK_ANY_PORT,
+        # Both ext_authz protocols: the edge asks over HTTP by default; tests can pick gRPC.
         authz_listen_addr=LOOPBACK_ANY_PORT,
+        authz_http_listen_addr=LOOPBACK_ANY_PORT,
         database_url=identity_db,
         key_pepper_file=str(workdir / "pepper"),
         cache_refresh_interval_s=0.1,

@@ -163,7 +163,7 @@ def test_stack_json_lists_the_replicas_by_name_with_distinct_ports(stack: StackR
 
     names = [r["name"] for r in info["services"]["identity"]["replicas"]]
     ports = [r["grpc"] for s in info["services"].values() for r in s["replicas"]]
-    hot = [r["hot"] for r in info["services"]["identity"]["replicas"]]
+    hot = [r["authz_http"] for r in info["services"]["identity"]["replicas"]]
 
     assert names == ["identity-1", "identity-2"]
     assert len(set(ports)) == 4

@@ -117,7 +117,8 @@ def test_each_healthcheck_probes_every_listener_of_its_service(services: dict[st
         probe = services[name]["healthcheck"]["test"]
         prefix = name.upper()
         assert probe[1:4] == ["python", "docker/healthcheck.py", prefix], name
-        listeners = [b for a, b in itertools.pairwise(probe) if a == "--listener"]
+        flags = ("--listener", "--http-listener")
+        listeners = [b for a, b in itertools.pairwise(probe) if a in flags]
         served = [v[len(prefix) + 1 :] for v in env(services[name]) if v.endswith("LISTEN_ADDR")]
         assert sorted(listeners or ["LISTEN_ADDR"]) == sorted(served), name
 
@@ -141,7 +142,7 @@ def test_envoy_config_names_every_upstream_at_its_services_listen_port(
     assert clusters <= named, f"envoy-config lacks an address for {clusters - named}"
     for cluster in clusters | (named & {"gateway"}):
         host, _, cluster_port = job[f"--{cluster.replace('_', '-')}-addr"].rpartition(":")
-        listener = "AUTHZ_LISTEN_ADDR" if cluster == ec.AUTHZ_CLUSTER else "LISTEN_ADDR"
+        listener = "AUTHZ_HTTP_LISTEN_ADDR" if cluster == ec.AUTHZ_CLUSTER else "LISTEN_ADDR"
         listen_addr = env(services[host])[f"{host.upper()}_{listener}"]
         assert port(listen_addr) == int(cluster_port), cluster
 

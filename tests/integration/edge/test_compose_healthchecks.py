@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from pydantic_settings import SettingsConfigDict
 
+from identity_svc.app import create_app as create_identity
+from identity_svc.settings import IdentitySettings
 from svc_kit.grpc_errors import ErrorMapper
 from svc_kit.pki import write_dev_pki
 from svc_kit.server import ServiceHost
@@ -98,34 +100,53 @@ async def _probe(service: dict[str, Any], env: dict[str, str]) -> tuple[int, str
     return proc.returncode, out.decode()
 
 
+@pytest.fixture
+async def identity(pki: Path, tmp_path: Path) -> AsyncIterator[ServiceHost]:
+    """The real identity service: IdentityService on gRPC, the ext_authz check on HTTP."""
+    settings = IdentitySettings(
+        listen_addr="127.0.0.1:0",
+        authz_http_listen_addr="127.0.0.1:0",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}",
+        key_pepper_file=str(tmp_path / "pepper"),
+        tls_cert_file=str(pki / "identity.pem"),
+        tls_key_file=str(pki / "identity-key.pem"),
+        tls_ca_file=str(pki / "ca.pem"),
+    )
+    host = await create_identity(settings)
+    await host.start()
+    yield host
+    await host.stop(0)
+
+
 async def test_the_identity_probe_passes_when_both_listeners_serve(
-    services: dict[str, Any], served: tuple[int, _Health], pki: Path
+    services: dict[str, Any], identity: ServiceHost, pki: Path
 ) -> None:
-    port, _ = served
     # 0.0.0.0 and an empty host are how a service listens in its container: dialled on loopback.
     env = {
         "IDENTITY_TLS_CA_FILE": str(pki / "ca.pem"),
-        "IDENTITY_LISTEN_ADDR": f"0.0.0.0:{port}",
-        "IDENTITY_AUTHZ_LISTEN_ADDR": f":{port}",
+        "IDENTITY_LISTEN_ADDR": f"0.0.0.0:{identity.port}",
+        "IDENTITY_AUTHZ_HTTP_LISTEN_ADDR": f":{identity.side_ports['authz_http']}",
     }
     rc, out = await _probe(services["identity"], env)
-    assert (rc, out) == (0, "healthcheck: IDENTITY SERVING on LISTEN_ADDR, AUTHZ_LISTEN_ADDR\n")
+    assert (rc, out) == (
+        0,
+        "healthcheck: IDENTITY SERVING on LISTEN_ADDR, AUTHZ_HTTP_LISTEN_ADDR\n",
+    )
 
 
 async def test_the_identity_probe_names_the_listener_that_does_not_answer(
-    services: dict[str, Any], served: tuple[int, _Health], pki: Path
+    services: dict[str, Any], identity: ServiceHost, pki: Path
 ) -> None:
-    port, _ = served
     with _closed_port() as closed:
         env = {
             "IDENTITY_TLS_CA_FILE": str(pki / "ca.pem"),
-            "IDENTITY_LISTEN_ADDR": f"127.0.0.1:{port}",
-            "IDENTITY_AUTHZ_LISTEN_ADDR": f"127.0.0.1:{closed}",
+            "IDENTITY_LISTEN_ADDR": f"127.0.0.1:{identity.port}",
+            "IDENTITY_AUTHZ_HTTP_LISTEN_ADDR": f"127.0.0.1:{closed}",
         }
         rc, out = await _probe(services["identity"], env)
     assert rc == 1
-    assert "IDENTITY_AUTHZ_LISTEN_ADDR" in out and "UNAVAILABLE" in out
-    assert "IDENTITY_LISTEN_ADDR" not in out.replace("IDENTITY_AUTHZ_LISTEN_ADDR", "")
+    assert "IDENTITY_AUTHZ_HTTP_LISTEN_ADDR" in out and "ConnectionRefusedError" in out
+    assert "IDENTITY_LISTEN_ADDR" not in out.replace("IDENTITY_AUTHZ_HTTP_LISTEN_ADDR", "")
 
 
 async def test_the_probe_fails_while_the_service_reports_not_serving(

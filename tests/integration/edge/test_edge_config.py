@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 from google.protobuf import descriptor_pb2
 
 from scripts import envoy_config as ec
@@ -89,14 +90,40 @@ def test_a_client_sent_principal_is_dropped_before_ext_authz(config: dict[str, A
     assert removed == ["x-paymesh-principal", "x-envoy-original-method", "x-envoy-original-path"]
 
 
-def test_ext_authz_asks_identity_and_fails_closed_with_503(config: dict[str, Any]) -> None:
+def test_ext_authz_asks_identitys_http_check_and_fails_closed_with_503(
+    config: dict[str, Any],
+) -> None:
     ext_authz = http_filter(config, "rest", "envoy.filters.http.ext_authz")
 
+    service = ext_authz["http_service"]
+    assert service["server_uri"]["cluster"] == "identity_authz"
+    assert service["server_uri"]["timeout"] == "0.5s"
+    # identity sees /check<path>, so its /healthz can never be taken for a request.
+    assert service["path_prefix"] == "/check"
+    upstream = service["authorization_response"]["allowed_upstream_headers"]["patterns"]
+    assert {p["exact"] for p in upstream} == {"x-paymesh-principal", "x-request-id"}
+    to_client = service["authorization_response"]["allowed_client_headers"]["patterns"]
+    assert {p["exact"] for p in to_client} == {"content-type", "www-authenticate", "retry-after"}
+    sent = {p["exact"] for p in ext_authz["allowed_headers"]["patterns"]}
+    assert sent == {"x-api-key", "x-request-id", "x-forwarded-for"}
+    assert (ext_authz["failure_mode_allow"], ext_authz["status_on_error"]) == (False, {"code": 503})
+
+
+def test_the_grpc_check_is_the_other_choice(cfg: ec.EdgeConfig) -> None:
+    config = ec.render(dataclasses.replace(cfg, authz_protocol="grpc"))
+
+    ext_authz = http_filter(config, "rest", "envoy.filters.http.ext_authz")
     assert ext_authz["grpc_service"] == {
         "envoy_grpc": {"cluster_name": "identity_authz"},
         "timeout": "0.5s",
     }
+    assert "http_service" not in ext_authz
     assert (ext_authz["failure_mode_allow"], ext_authz["status_on_error"]) == (False, {"code": 503})
+
+
+def test_an_unknown_authz_protocol_is_refused(cfg: ec.EdgeConfig) -> None:
+    with pytest.raises(ValueError, match="authz_protocol must be one of http, grpc"):
+        dataclasses.replace(cfg, authz_protocol="thrift")
 
 
 def test_the_body_limit_is_the_configured_one(cfg: ec.EdgeConfig) -> None:

@@ -53,7 +53,9 @@ def test_every_cluster_is_mtls_13_with_its_workloads_exact_spiffe_id(
             "tls_minimum_protocol_version": "TLSv1_3",
             "tls_maximum_protocol_version": "TLSv1_3",
         }
-        assert context["alpn_protocols"] == ["h2"]
+        # identity's HTTP check listener speaks HTTP/1.1; everything else is gRPC.
+        http1 = c["name"] == "identity_authz"
+        assert context["alpn_protocols"] == (["http/1.1"] if http1 else ["h2"])
         sans[c["name"]] = context["validation_context"]["match_typed_subject_alt_names"][0]
 
     assert {name: san["matcher"]["exact"] for name, san in sans.items()} == {
@@ -63,7 +65,7 @@ def test_every_cluster_is_mtls_13_with_its_workloads_exact_spiffe_id(
     }
 
 
-def test_every_cluster_is_health_checked_over_grpc_and_ejects_failing_replicas(
+def test_every_cluster_is_health_checked_and_ejects_failing_replicas(
     config: dict[str, Any],
 ) -> None:
     for c in config["static_resources"]["clusters"]:
@@ -71,17 +73,31 @@ def test_every_cluster_is_health_checked_over_grpc_and_ejects_failing_replicas(
         options = c["typed_extension_protocol_options"][
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
         ]
-        assert "grpc_health_check" in check
         assert (check["interval"], check["unhealthy_threshold"], check["healthy_threshold"]) == (
             "1s",
             2,
             1,
         )
         assert c["outlier_detection"]["enforcing_consecutive_gateway_failure"] == 100
+        if c["name"] == "identity_authz":
+            # The HTTP check listener: HTTP/1.1, and its /healthz follows the same probe.
+            assert check["http_health_check"] == {"path": "/healthz"}
+            assert options["explicit_http_config"] == {"http_protocol_options": {}}
+            continue
+        assert "grpc_health_check" in check
         assert options["explicit_http_config"]["http2_protocol_options"] == {
             "initial_stream_window_size": 1 << 20,
             "initial_connection_window_size": 4 << 20,
         }
+
+
+def test_with_the_grpc_check_the_authz_cluster_is_grpc_too(cfg: ec.EdgeConfig) -> None:
+    config = ec.render(dataclasses.replace(cfg, authz_protocol="grpc"))
+
+    authz = cluster(config, "identity_authz")
+    assert "grpc_health_check" in authz["health_checks"][0]
+    context = authz["transport_socket"]["typed_config"]["common_tls_context"]
+    assert context["alpn_protocols"] == ["h2"]
 
 
 def test_routes_retry_only_what_never_reached_a_replica(config: dict[str, Any]) -> None:
