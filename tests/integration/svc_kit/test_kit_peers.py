@@ -28,6 +28,7 @@ from tests.integration.svc_kit.tls_support import (
     error_info,
     health_status,
     odd_leaf,
+    open_reflection_without_sending,
     reflected_services,
 )
 
@@ -149,6 +150,15 @@ async def _call(port: int, creds: grpc.ChannelCredentials, call: str) -> object:
     return await _get(port, creds, call)
 
 
+async def _refused_call(port: int, creds: grpc.ChannelCredentials, call: str) -> object:
+    if call != "reflection":
+        return await _call(port, creds, call)
+    # A stream: opened without sending, so the refusal is what the client sees.
+    async with grpc.aio.secure_channel(f"127.0.0.1:{port}", creds) as channel:
+        await open_reflection_without_sending(channel)
+    return None
+
+
 async def test_an_allowed_peer_is_served_on_every_rpc_of_both_listeners_over_tls13(
     envoy_only: Host, pki: Path
 ) -> None:
@@ -177,7 +187,7 @@ async def test_a_peer_off_the_list_is_denied_with_error_info_on_every_rpc(
 ) -> None:
     port = envoy_only.main if listener == "main" else envoy_only.hot
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await _call(port, _as(pki, "gateway"), call)
+        await _refused_call(port, _as(pki, "gateway"), call)
 
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     info = error_info(caught.value)
