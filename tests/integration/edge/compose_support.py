@@ -14,6 +14,7 @@ import functools
 import importlib
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKER_COMPOSE = shutil.which("docker-compose")
+# .ci/run sets CI=true and installs docker-compose first: there, missing is a failure.
+IN_CI = os.environ.get("CI", "").lower() == "true"
 NO_COMPOSE = (
     "docker-compose not installed (Debian: apt-get install docker-compose); "
     "mandatory in CI, where .ci/run installs it"
@@ -70,6 +73,8 @@ def _resolved() -> dict[str, Any]:
 def resolved_services() -> dict[str, Any]:
     """Every service, the gateway profile's included; skips without docker-compose."""
     if DOCKER_COMPOSE is None:
+        if IN_CI:  # .ci/run installs it: a missing tool there is a broken run, not a skip
+            pytest.fail(f"{NO_COMPOSE} (CI=true: required)")
         pytest.skip(NO_COMPOSE)
     return _resolved()
 
