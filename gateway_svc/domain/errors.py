@@ -1,0 +1,167 @@
+"""The gateway's one error tree. Every refusal the gateway's domain can give is a class here.
+
+    DomainError (svc_kit.faults)
+     +-- GatewayError
+          +-- ValidationFailed              VALIDATION_FAILED: a request field is wrong
+          |    +-- TestCardNotAllowed       a published test card number sent to a live provider
+          +-- NotFound
+          |    +-- PaymentNotFound          also another merchant's payment (no probing by id)
+          |    +-- RefundNotFound
+          +-- Conflict
+          |    +-- IdempotencyKeyReused     the key came back with a different request
+          +-- PreconditionFailed
+          |    +-- IllegalTransition        the payment's or refund's state refuses the operation
+          |         +-- PaymentNotCapturable
+          |         +-- PaymentAlreadyCaptured
+          |         +-- CaptureExceedsAuthorized
+          |         +-- PaymentNotCancelable
+          |         +-- PaymentNotRefundable
+          |         +-- RefundExceedsCaptured
+          |         +-- PaymentOutcomeUnknown   wait for the reconciler before acting
+          |         +-- ProviderViewConflict    the provider's truth contradicts a final state
+          +-- IdempotencyKeyInUse           the first request with this key is still running
+          +-- ConcurrentModification        a stored version changed under us; safe to retry
+          +-- NoProviderAvailable           every candidate provider failed or was skipped
+
+A card decline is not an error: the provider answered, so the payment is returned normally
+with status FAILED and its ``decline``. Only refusals of *our* API are exceptions.
+
+Every error carries metadata for ``google.rpc.ErrorInfo`` (payment_id, status and the amounts
+where a payment is involved). The gRPC status of each branch is chosen once, in
+``gateway_svc.entrypoints.errors``.
+"""
+
+from __future__ import annotations
+
+from svc_kit.faults import DomainError
+
+
+class GatewayError(DomainError):
+    """Base of every gateway refusal."""
+
+    reason = "GATEWAY_ERROR"
+
+
+class ValidationFailed(GatewayError):
+    """Raised when request fields are missing, malformed or out of range (one violation each)."""
+
+    reason = "VALIDATION_FAILED"
+
+
+class TestCardNotAllowed(ValidationFailed):
+    """Raised when a provider's published test card number would go to a live provider."""
+
+    # pytest collects classes named Test*; this one is an error, not a test case.
+    __test__ = False
+    reason = "TEST_CARD_NOT_ALLOWED"
+
+
+class NotFound(GatewayError):
+    """Base for a named object that does not exist (or belongs to another merchant)."""
+
+    reason = "NOT_FOUND"
+
+
+class PaymentNotFound(NotFound):
+    """Raised when a payment id names no payment of the calling merchant."""
+
+    reason = "PAYMENT_NOT_FOUND"
+
+
+class RefundNotFound(NotFound):
+    """Raised when a refund id names no refund of the calling merchant."""
+
+    reason = "REFUND_NOT_FOUND"
+
+
+class Conflict(GatewayError):
+    """Base for a request that collides with something already recorded."""
+
+    reason = "CONFLICT"
+
+
+class IdempotencyKeyReused(Conflict):
+    """Raised when an idempotency key is repeated with a request whose fingerprint differs."""
+
+    reason = "IDEMPOTENCY_KEY_REUSED"
+
+
+class PreconditionFailed(GatewayError):
+    """Base for a well-formed request that the current state refuses."""
+
+    reason = "PRECONDITION_FAILED"
+
+
+class IllegalTransition(PreconditionFailed):
+    """Raised when a payment or refund cannot move from its state; subclasses say why."""
+
+    reason = "ILLEGAL_TRANSITION"
+
+
+class PaymentNotCapturable(IllegalTransition):
+    """Raised when capturing a payment that is not AUTHORIZED (and was never captured)."""
+
+    reason = "PAYMENT_NOT_CAPTURABLE"
+
+
+class PaymentAlreadyCaptured(IllegalTransition):
+    """Raised when capturing a payment a second time: one capture per authorization."""
+
+    reason = "PAYMENT_ALREADY_CAPTURED"
+
+
+class CaptureExceedsAuthorized(IllegalTransition):
+    """Raised when a capture asks for more than the authorized amount."""
+
+    reason = "CAPTURE_EXCEEDS_AUTHORIZED"
+
+
+class PaymentNotCancelable(IllegalTransition):
+    """Raised when canceling a payment that is captured, canceled or failed."""
+
+    reason = "PAYMENT_NOT_CANCELABLE"
+
+
+class PaymentNotRefundable(IllegalTransition):
+    """Raised when refunding a payment that captured nothing."""
+
+    reason = "PAYMENT_NOT_REFUNDABLE"
+
+
+class RefundExceedsCaptured(IllegalTransition):
+    """Raised when pending plus succeeded refunds would exceed the captured amount."""
+
+    reason = "REFUND_EXCEEDS_CAPTURED"
+
+
+class PaymentOutcomeUnknown(IllegalTransition):
+    """Raised when acting on an UNKNOWN payment: the provider may have charged, so nothing
+    may happen until the reconciler has asked it."""
+
+    reason = "PAYMENT_OUTCOME_UNKNOWN"
+
+
+class ProviderViewConflict(IllegalTransition):
+    """Raised when a provider's view cannot follow from a payment's or refund's state (for
+    example CAPTURED at the provider for a payment we hold as CANCELED). A human looks."""
+
+    reason = "PROVIDER_VIEW_CONFLICT"
+
+
+class IdempotencyKeyInUse(GatewayError):
+    """Raised when a request arrives while the first one with its key is still executing."""
+
+    reason = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class ConcurrentModification(GatewayError):
+    """Raised when a stored payment changed since it was read (version check). Safe to retry."""
+
+    reason = "CONCURRENT_MODIFICATION"
+
+
+class NoProviderAvailable(GatewayError):
+    """Raised when every routing candidate failed retriably, was rejected, or was skipped
+    (open breaker, unsupported currency ...). Nothing was charged."""
+
+    reason = "NO_PROVIDER_AVAILABLE"
