@@ -8,6 +8,8 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,6 +50,15 @@ class AuditRepository:
         )
         # The head was locked and read in this transaction: anything else is a bug.
         assert result.rowcount == 1, "audit head moved under its lock"
+
+    async def by_event_ids(self, event_ids: Collection[str]) -> dict[str, AuditRecord]:
+        """The stored records among ``event_ids``, by event id (AuditService's idempotency)."""
+        if not event_ids:
+            return {}
+        a = t.audit_events
+        rows = await self.conn.execute(select(a).where(a.c.event_id.in_(list(event_ids))))
+        records = (audit_record_from_row(r) for r in rows.mappings())
+        return {r.entry.event_id: r for r in records}
 
     async def newest_first(
         self, *, merchant_id: str, action: str, before: int | None, limit: int

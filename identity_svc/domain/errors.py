@@ -10,6 +10,7 @@
           |    +-- RouteNotFound        the edge knows no RPC at this method and path
           +-- Conflict
           |    +-- RequestIdReused      a request_id came back (secrets are never replayed)
+          |    +-- EventIdReused        an audit event_id came back with other content
           +-- PreconditionFailed
           |    +-- MerchantNotActive    keys cannot be issued for a suspended merchant
           |    +-- KeyNotActive         a revoked or expired key cannot be rotated
@@ -24,6 +25,7 @@
           |    +-- CredentialsExpired   the key, or a rotated-out secret, passed its deadline
           |    +-- MerchantSuspended    the key's merchant is suspended
           |    +-- PrincipalMissing     an RPC reached directly, without the edge's principal
+          |    +-- WorkloadMissing      a workload-only RPC without a workload identity
           +-- PermissionDenied          403: the role lacks what the RPC declares
           |    +-- PermissionMissing
           |    +-- PermissionUndeclared the RPC declares no permission: refused, fail closed
@@ -91,6 +93,12 @@ class RequestIdReused(Conflict):
     """A request_id came back; a secret-bearing answer cannot be replayed."""
 
     reason = "REQUEST_ID_REUSED"
+
+
+class EventIdReused(Conflict):
+    """An audit event_id already in the log came with different content."""
+
+    reason = "EVENT_ID_REUSED"
 
 
 class PreconditionFailed(IdentityError):
@@ -175,6 +183,12 @@ class PrincipalMissing(AuthenticationFailed):
     """The RPC needs the caller's principal and none was trusted."""
 
     reason = "PRINCIPAL_MISSING"
+
+
+class WorkloadMissing(AuthenticationFailed):
+    """A workload-only RPC (AuditService) was called without a workload identity."""
+
+    reason = "WORKLOAD_MISSING"
 
 
 class PermissionDenied(IdentityError):

@@ -31,6 +31,9 @@ class Permission(StrEnum):
     LEDGER_WRITE = "ledger:write"
     WEBHOOKS_MANAGE = "webhooks:manage"
     AUDIT_READ = "audit:read"
+    AUDIT_WRITE = "audit:write"
+    """Appending to the audit log (AuditService). Granted to no role: only our
+    workloads append, by certificate, on Envoy's internal listener."""
 
 
 class Role(StrEnum):
@@ -46,16 +49,21 @@ class Role(StrEnum):
 P = Permission
 
 _READS = frozenset({P.PAYMENTS_READ, P.PAYOUTS_READ, P.FX_READ, P.BENEFICIARIES_READ})
+# No API key may write the audit trail it is judged by, not even an admin's: a
+# key that could append could forge a record of someone else's action.
+_WORKLOADS_ONLY = frozenset({P.AUDIT_WRITE})
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     # Platform operators. The ledger API is theirs alone: it is the platform's
     # books, all merchants' accounts in one journal, and LedgerService does not
     # scope reads to a tenant. Merchants move money through the gateway, which
     # posts with its own identity, and read their balances through it.
-    Role.ADMIN: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission) - _WORKLOADS_ONLY,
     # Everything on its own merchant except managing other merchants and the
     # platform's ledger.
-    Role.OWNER: frozenset(Permission) - {P.MERCHANTS_MANAGE, P.LEDGER_READ, P.LEDGER_WRITE},
+    Role.OWNER: frozenset(Permission)
+    - _WORKLOADS_ONLY
+    - {P.MERCHANTS_MANAGE, P.LEDGER_READ, P.LEDGER_WRITE},
     # Builds the integration: takes payments and manages webhooks, reads the rest.
     # No refunds or payouts: those move money out and belong to finance.
     Role.DEVELOPER: _READS | {P.PAYMENTS_WRITE, P.WEBHOOKS_MANAGE},

@@ -7,13 +7,14 @@ The use cases live in one module per resource and are joined here.
 
 from __future__ import annotations
 
+from .audit_append import AuditAppendCases, NewEvent, Workload
 from .bootstrap import PLATFORM_MERCHANT_ID, BootstrapCases
 from .context import CallContext
 from .merchants import MerchantCases
 from .reports import ReportCases, UsageRecord, UsageReport
 
 
-class Identity(MerchantCases, BootstrapCases, ReportCases):
+class Identity(MerchantCases, BootstrapCases, ReportCases, AuditAppendCases):
     """Application service of identity.
 
     ``Identity(engine, pepper=..., environment="test", clock=...)``: the
@@ -23,4 +24,12 @@ class Identity(MerchantCases, BootstrapCases, ReportCases):
     """
 
 
-__all__ = ["PLATFORM_MERCHANT_ID", "CallContext", "Identity", "UsageRecord", "UsageReport"]
+__all__ = [
+    "PLATFORM_MERCHANT_ID",
+    "CallContext",
+    "Identity",
+    "NewEvent",
+    "UsageRecord",
+    "UsageReport",
+    "Workload",
+]

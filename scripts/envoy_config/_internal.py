@@ -36,6 +36,11 @@ INTERNAL_ACCESS: Mapping[str, Sequence[str]] = {
     # Every IdentityService RPC authenticates the caller's API key itself (the
     # key travels as metadata), so the certificate only proves it is ours.
     "paymesh.identity.v1.IdentityService": ANY_WORKLOAD,
+    # identity's AuditService: the gateway writes every payment mutation to the
+    # audit log. No role grants this permission, so no API key reaches it at
+    # the REST edge either; PaymentService itself (payments:*) is for merchants'
+    # keys at the REST edge and is granted to no workload here.
+    "audit:write": ("gateway",),
 }
 """Who may call what over the internal listener, keyed by a permission an RPC
 declares or by a full service name (every RPC of it; looked up first).

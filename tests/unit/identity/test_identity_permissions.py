@@ -37,6 +37,7 @@ ledger:read             Y      -        -         -       -
 ledger:write            Y      -        -         -       -
 webhooks:manage         Y      Y        Y         -       -
 audit:read              Y      Y        -         Y       -
+audit:write             -      -        -         -       -
 """
 
 
@@ -61,7 +62,7 @@ def test_the_expected_matrix_names_every_role_and_every_permission_once() -> Non
 
     assert roles == {r.value for r in Role}
     assert permissions == {p.value for p in Permission}
-    assert len(MATRIX) == len(Role) * len(Permission) == 75
+    assert len(MATRIX) == len(Role) * len(Permission) == 80
 
 
 @pytest.mark.parametrize(
@@ -85,8 +86,9 @@ def test_every_role_has_a_permission_set_and_a_positive_default_rate_limit() -> 
         assert limit.burst >= 1, role
 
 
-def test_admin_has_every_permission() -> None:
-    assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission)
+def test_admin_has_every_permission_but_writing_the_audit_log() -> None:
+    # Only workloads append audit records (identity's AuditService, by certificate).
+    assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission) - {Permission.AUDIT_WRITE}
 
 
 @pytest.mark.parametrize("permission", [Permission.MERCHANTS_MANAGE, Permission.LEDGER_WRITE])
