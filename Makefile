@@ -18,7 +18,7 @@ VENV_STAMP := $(VENV)/.paymesh-lock-stamp
 
 # Hand-written Python checked by mypy; a directory with no .py file yet is
 # skipped (mypy refuses one). Deferred (=) so only `make typecheck` runs find.
-PY_DIRS = $(foreach d,svc_kit ledger_svc identity_svc bench tests scripts docker,\
+PY_DIRS = $(foreach d,svc_kit ledger_svc identity_svc gateway_svc sandbox bench tests scripts docker,\
 	$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
 BUF_VERSION := 1.75.0

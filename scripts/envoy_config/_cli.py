@@ -16,6 +16,7 @@ DEFAULT_UPSTREAMS = {
     "ledger": ["127.0.0.1:50061"],
     "identity": ["127.0.0.1:50062"],
     "identity_authz": ["127.0.0.1:50063"],
+    "gateway": ["127.0.0.1:50064"],
 }
 _UPSTREAM_FLAGS = ("ledger", "identity", "identity_authz", "gateway")
 

@@ -69,6 +69,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
         listeners={"grpc": "LISTEN_ADDR"},
         clusters={"ledger": "grpc"},
     ),
+    # The gateway reaches the ledger and identity's AuditService through Envoy's internal
+    # listener, with its own certificate; it connects lazily, so it may start before Envoy.
+    ServiceSpec(
+        name="gateway",
+        module="gateway_svc",
+        prefix="GATEWAY",
+        listeners={"grpc": "LISTEN_ADDR"},
+        clusters={"gateway": "grpc"},
+        defaults={"LEDGER_ADDR": "{grpc}", "IDENTITY_ADDR": "{grpc}"},
+    ),
 )
 
 
@@ -89,7 +99,10 @@ def base_env(spec: ServiceSpec, settings: StackSettings, database_url: str) -> d
         "TLS_KEY_FILE": str(pki / f"{spec.name}-key.pem"),
         "TLS_CA_FILE": str(pki / "ca.pem"),
         "DATABASE_URL": database_url,
-        **{k: v.format(var=settings.var_dir) for k, v in spec.defaults.items()},
+        **{
+            k: v.format(var=settings.var_dir, grpc=settings.grpc_addr)
+            for k, v in spec.defaults.items()
+        },
     }
     for name, value in derived.items():
         env.setdefault(spec.setting(name), value)

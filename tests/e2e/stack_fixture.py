@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_svc.app import create_app as create_gateway
+from gateway_svc.settings import GatewaySettings
 from identity_svc.adapters.pepper import load_pepper
 from identity_svc.app import create_app as create_identity
 from identity_svc.domain.model import Principal
@@ -60,6 +62,7 @@ class Services:
     descriptor_set: Path
     ledger: ServiceHost
     identity_host: ServiceHost
+    gateway: ServiceHost
     identity: Identity
     admin: Principal
     admin_token: str
@@ -75,6 +78,7 @@ class Services:
         return {
             "ledger": [f"127.0.0.1:{self.ledger.port}"],
             "identity": [f"127.0.0.1:{self.identity_host.port}"],
+            "gateway": [f"127.0.0.1:{self.gateway.port}"],
             "identity_authz": [f"127.0.0.1:{authz}"],
         }
 
@@ -137,14 +141,27 @@ async def start_services(workdir: Path) -> AsyncIterator[Services]:
         )
     )
     identity_host = await create_identity(identity_settings)
+    # Envoy needs the gateway's cluster (PaymentService is transcoded); its own clients
+    # of the ledger and identity are not used here.
+    gateway = await create_gateway(
+        GatewaySettings(
+            listen_addr=LOOPBACK_ANY_PORT,
+            database_url=f"sqlite+aiosqlite:///{workdir / 'gateway.db'}",
+            **service_tls(pki, "gateway"),
+        )
+    )
     await ledger.start()
     await identity_host.start()
+    await gateway.start()
     engine = db.make_engine(identity_db)
     try:
         identity, admin, admin_token = await _bootstrap(identity_settings, engine)
-        yield Services(pki, descriptor_set, ledger, identity_host, identity, admin, admin_token)
+        yield Services(
+            pki, descriptor_set, ledger, identity_host, gateway, identity, admin, admin_token
+        )
     finally:
         await engine.dispose()
+        await gateway.stop(0)
         await identity_host.stop(0)
         await ledger.stop(0)
 

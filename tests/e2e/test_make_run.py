@@ -102,7 +102,7 @@ def test_the_stack_serves_rest_and_grpc_from_stack_json_and_stops_cleanly_on_sig
         log = stack.log()
         assert mode == 0o600
         assert code == 0, log
-        assert set(pids) == {"envoy", "identity", "ledger"}
+        assert set(pids) == {"envoy", "identity", "ledger", "gateway"}
         assert [name for name, pid in pids.items() if alive(pid)] == []
         assert not stack.stack_file.exists()
         # Envoy drains (in-flight requests finish, no new connections), stops, and only

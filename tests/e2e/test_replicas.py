@@ -152,6 +152,7 @@ def test_each_service_runs_two_replicas_that_envoy_balances(stack: StackRun) -> 
     assert {s: len(v["replicas"]) for s, v in info["services"].items()} == {
         "identity": 2,
         "ledger": 2,
+        "gateway": 2,
     }
     assert replies == [200] * 20
     assert sorted(served) == sorted(f"127.0.0.1:{r['grpc']}" for r in _ledger_replicas(info))
@@ -166,7 +167,7 @@ def test_stack_json_lists_the_replicas_by_name_with_distinct_ports(stack: StackR
     hot = [r["authz_http"] for r in info["services"]["identity"]["replicas"]]
 
     assert names == ["identity-1", "identity-2"]
-    assert len(set(ports)) == 4
+    assert len(set(ports)) == 6
     assert all(isinstance(p, int) and p > 0 for p in ports + hot)
     assert Path(info["admin_api_key_file"]).read_text().strip() == info["admin_api_key"]
 

@@ -6,6 +6,8 @@ from typing import Any
 
 LEDGER = "paymesh.ledger.v1.LedgerService"
 IDENTITY = "paymesh.identity.v1.IdentityService"
+AUDIT = "paymesh.identity.v1.AuditService"
+PAYMENTS = "paymesh.gateway.v1.PaymentService"
 
 
 def listener(config: dict[str, Any], name: str) -> dict[str, Any]:

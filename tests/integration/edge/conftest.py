@@ -28,6 +28,7 @@ def cfg(descriptor_set: Path) -> ec.EdgeConfig:
             "ledger": ["127.0.0.1:50061"],
             "identity": ["127.0.0.1:50062"],
             "identity_authz": ["127.0.0.1:50063"],
+            "gateway": ["127.0.0.1:50064"],
         },
         pki_dir=Path("/pki"),
         descriptor_set=descriptor_set,

@@ -17,8 +17,10 @@ from google.protobuf import descriptor_pb2
 from scripts import envoy_config as ec
 from scripts.envoy_config import _descriptors
 from tests.integration.edge.config_support import (
+    AUDIT,
     IDENTITY,
     LEDGER,
+    PAYMENTS,
     downstream_tls,
     hcm,
     http_filter,
@@ -28,7 +30,7 @@ from tests.integration.edge.config_support import (
 
 
 def test_every_service_with_an_http_binding_is_transcoded(descriptor_set: Path) -> None:
-    assert ec.services_with_http(descriptor_set) == [IDENTITY, LEDGER]
+    assert ec.services_with_http(descriptor_set) == [PAYMENTS, AUDIT, IDENTITY, LEDGER]
 
 
 def test_the_descriptor_set_carries_the_rich_error_types(descriptor_set: Path) -> None:
@@ -211,5 +213,11 @@ def test_a_required_client_certificate_must_name_our_trust_domain(cfg: ec.EdgeCo
 def test_the_catch_all_route_comes_last_so_ext_authz_always_runs(config: dict[str, Any]) -> None:
     routes = hcm(config, "rest")["route_config"]["virtual_hosts"][0]["routes"]
 
-    assert [r["match"]["prefix"] for r in routes] == [f"/{IDENTITY}/", f"/{LEDGER}/", "/"]
+    assert [r["match"]["prefix"] for r in routes] == [
+        f"/{PAYMENTS}/",
+        f"/{AUDIT}/",
+        f"/{IDENTITY}/",
+        f"/{LEDGER}/",
+        "/",
+    ]
     assert routes[-1]["direct_response"]["status"] == 404

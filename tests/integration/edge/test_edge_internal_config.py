@@ -16,8 +16,10 @@ from paymesh.ledger.v1 import ledger_pb2
 from scripts import envoy_config as ec
 from scripts.envoy_config._internal import grant
 from tests.integration.edge.config_support import (
+    AUDIT,
     IDENTITY,
     LEDGER,
+    PAYMENTS,
     downstream_tls,
     hcm,
     http_filter,
@@ -48,12 +50,16 @@ def _ledger_paths(permission: str) -> set[str]:
     }
 
 
-def test_only_the_gateway_may_call_the_ledgers_write_rpcs(config: dict[str, Any]) -> None:
+def test_only_the_gateway_may_call_the_ledgers_write_rpcs_and_append_audit_events(
+    config: dict[str, Any],
+) -> None:
     gateway_only = _policies(config)["gateway"]
+    record = f"/{AUDIT}/RecordAuditEvents"
 
     assert gateway_only["principals"] == [GATEWAY]
-    assert _paths(gateway_only) == _ledger_paths("ledger:write")
-    assert _paths(gateway_only) == {
+    assert _paths(gateway_only) - {record} == _ledger_paths("ledger:write")
+    assert record in _paths(gateway_only)
+    assert _paths(gateway_only) - {record} == {
         f"/{LEDGER}/{name}"
         for name in (
             "CreateAccount",
@@ -81,9 +87,12 @@ def test_any_workload_of_ours_may_read_the_ledger_and_call_identity(
 def test_nothing_else_is_granted(config: dict[str, Any], descriptor_set: Path) -> None:
     granted = set().union(*(_paths(p) for p in _policies(config).values()))
     every_rpc = {rpc.path for rpc in ec.grpc_rpcs(descriptor_set)}
+    # PaymentService serves merchants' API keys at the REST edge; no workload calls it.
+    payments = {rpc.path for rpc in ec.grpc_rpcs(descriptor_set) if rpc.service == PAYMENTS}
 
     assert set(_policies(config)) == {"*", "gateway"}
-    assert granted == every_rpc  # each RPC of ours is routed and granted to someone
+    assert len(payments) == 7
+    assert granted == every_rpc - payments  # every other RPC is granted to someone
     assert not any(p.startswith(("/envoy.", "/grpc.")) for p in granted)
 
 
@@ -129,5 +138,5 @@ def test_internal_calls_run_until_the_callers_deadline_or_15_s(config: dict[str,
 
     assert {r["match"]["prefix"]: r["route"]["max_stream_duration"] for r in routes} == {
         f"/{service}/": {"max_stream_duration": "15s", "grpc_timeout_header_max": "0s"}
-        for service in (IDENTITY, LEDGER)
+        for service in (PAYMENTS, AUDIT, IDENTITY, LEDGER)
     }

@@ -59,6 +59,7 @@ def test_every_cluster_is_mtls_13_with_its_workloads_exact_spiffe_id(
         sans[c["name"]] = context["validation_context"]["match_typed_subject_alt_names"][0]
 
     assert {name: san["matcher"]["exact"] for name, san in sans.items()} == {
+        "gateway": "spiffe://paymesh.local/gateway",
         "identity": "spiffe://paymesh.local/identity",
         "identity_authz": "spiffe://paymesh.local/identity",
         "ledger": "spiffe://paymesh.local/ledger",

@@ -1,0 +1,1 @@
+"""gateway_svc against the real ledger and identity, through a real Envoy."""
