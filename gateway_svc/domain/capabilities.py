@@ -90,12 +90,13 @@ DEFAULT_CAPABILITIES: Mapping[Provider, ProviderCapabilities] = MappingProxyType
             auth_window_s=30 * DAY_S,
         ),
         # Razorpay captures only the full authorized amount and has no void: an uncaptured
-        # authorization is refunded automatically after about five days.
+        # authorization is refunded automatically after about five days. Its S2S JSON flow
+        # (POST /v1/payments/create/json) takes the card itself.
         Provider.RAZORPAY: ProviderCapabilities(
             Provider.RAZORPAY,
             _set("INR USD EUR GBP SGD AED"),
             frozenset({MethodKind.CARD}),
-            frozenset(),
+            frozenset({Feature.RAW_CARDS}),
             auth_window_s=5 * DAY_S,
         ),
         # PayPal takes vaulted wallet tokens, never card numbers; an authorization is valid

@@ -4,6 +4,7 @@
      +-- GatewayError
           +-- ValidationFailed              VALIDATION_FAILED: a request field is wrong
           |    +-- TestCardNotAllowed       a published test card number sent to a live provider
+          |    +-- InvalidPageToken         a page token not issued for these filters
           +-- NotFound
           |    +-- PaymentNotFound          also another merchant's payment (no probing by id)
           |    +-- RefundNotFound
@@ -19,9 +20,12 @@
           |         +-- RefundExceedsCaptured
           |         +-- PaymentOutcomeUnknown   wait for the reconciler before acting
           |         +-- ProviderViewConflict    the provider's truth contradicts a final state
+          |    +-- ProviderNotEligible      (routing.py) the preferred provider cannot take it
           +-- IdempotencyKeyInUse           the first request with this key is still running
           +-- ConcurrentModification        a stored version changed under us; safe to retry
           +-- NoProviderAvailable           every candidate provider failed or was skipped
+               +-- NoRoute                  (routing.py) no rule, or every listed provider skipped
+               +-- ProviderUnavailable      the payment's own provider could not capture/cancel
 
 A card decline is not an error: the provider answered, so the payment is returned normally
 with status FAILED and its ``decline``. Only refusals of *our* API are exceptions.
@@ -165,3 +169,18 @@ class NoProviderAvailable(GatewayError):
     (open breaker, unsupported currency ...). Nothing was charged."""
 
     reason = "NO_PROVIDER_AVAILABLE"
+
+
+class ProviderUnavailable(NoProviderAvailable):
+    """Raised when the payment's own provider could not do a capture or cancel (unreachable,
+    throttling, or it refused the request). Nothing changed; a retry with the same
+    request_id runs again."""
+
+    reason = "PROVIDER_UNAVAILABLE"
+
+
+class InvalidPageToken(ValidationFailed):
+    """Raised when a page token was not issued by this service, or was issued for other
+    filters."""
+
+    reason = "INVALID_PAGE_TOKEN"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gateway_svc.domain.breaker import BreakerSnapshot, BreakerState
@@ -86,8 +88,17 @@ def test_void_need_skips_razorpay() -> None:
     assert decision.skipped == (Skip(R, SkipReason.VOID_UNSUPPORTED),)
 
 
-def test_raw_test_cards_skip_token_only_providers() -> None:
+def test_raw_test_cards_go_to_providers_that_take_the_card_itself() -> None:
+    # Razorpay's S2S JSON flow takes the card, so INR test cards stay on Razorpay.
     decision = route(default_table(), card("INR", needs=frozenset({Feature.RAW_CARDS})))
+    assert decision.candidates == (R, S)
+    assert decision.skipped == ()
+
+
+def test_raw_test_cards_skip_token_only_providers() -> None:
+    token_only = dataclasses.replace(DEFAULT_CAPABILITIES[R], features=frozenset())
+    table = RoutingTable(default_table().rules, {**DEFAULT_CAPABILITIES, R: token_only})
+    decision = route(table, card("INR", needs=frozenset({Feature.RAW_CARDS})))
     assert decision.candidates == (S,)
     assert decision.skipped == (Skip(R, SkipReason.RAW_CARDS_UNSUPPORTED),)
 

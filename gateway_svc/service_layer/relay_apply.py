@@ -1,0 +1,114 @@
+"""How the relay applies one outbox payload: a ledger posting, or an audit record.
+
+Ledger: the merchant's chart of accounts is opened before its first posting in a currency
+(``ensure_accounts`` is idempotent; the opened codes are remembered in ``ledger_accounts``
+so a restart does not ask again). A post or void names its hold by the hold's request id;
+the hold's transaction id was remembered when the hold was created. If it was not yet (the
+hold's item is delivered but its result not recorded), the item waits (``NotReady``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway_svc.adapters.audit_client import AuditActor, AuditEvent, AuditOutcome
+from gateway_svc.domain.ledger_accounts import Books, chart_of_accounts
+from gateway_svc.domain.postings import CreateTransactionPlan, PostTransactionPlan
+
+from .ledger_payloads import payload_books, payload_plan
+from .ports import LedgerPort
+from .unit_of_work import GatewayUnitOfWork
+
+
+class NotReady(Exception):
+    """The item depends on a result not recorded yet; try again shortly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What a delivery produced: the ledger transaction a create made (else empty)."""
+
+    request_id: str = ""
+    transaction_id: str = ""
+
+
+class LedgerApplier:
+    """Applies ledger payloads through a ``LedgerPort``."""
+
+    def __init__(
+        self, engine: AsyncEngine, ledger: LedgerPort, clock: Callable[[], datetime]
+    ) -> None:
+        self._engine = engine
+        self._ledger = ledger
+        self._clock = clock
+        self._opened: set[Books] = set()
+
+    async def apply(self, payload: Mapping[str, Any]) -> Delivered:
+        """Send one posting; raises what the port raises, or NotReady."""
+        plan = payload_plan(payload)
+        if isinstance(plan, CreateTransactionPlan):
+            await self._open(payload_books(payload))
+            entries = [
+                (leg.account_code, leg.side.value, leg.amount_minor, plan.currency)
+                for leg in plan.legs
+            ]
+            transaction_id = await self._ledger.create_transaction(
+                entries,
+                request_id=plan.request_id,
+                pending=plan.pending,
+                pending_timeout_s=plan.pending_timeout_s,
+                external_ref=plan.external_ref,
+                metadata=plan.metadata,
+                description=plan.description,
+            )
+            return Delivered(plan.request_id, transaction_id)
+        hold = await self._hold(plan.hold_request_id)
+        if isinstance(plan, PostTransactionPlan):
+            await self._ledger.post(
+                hold, request_id=plan.request_id, amount_minor=plan.amount_minor
+            )
+        else:
+            await self._ledger.void(hold, request_id=plan.request_id)
+        return Delivered()
+
+    async def _hold(self, hold_request_id: str) -> str:
+        async with GatewayUnitOfWork(self._engine, read_only=True) as uow:
+            found = await uow.ledger_refs.transaction_id(hold_request_id)
+        if found is None:
+            raise NotReady(f"hold {hold_request_id} has no ledger transaction recorded yet")
+        return found
+
+    async def _open(self, books: Books) -> None:
+        if books in self._opened:
+            return
+        chart = chart_of_accounts(books)
+        async with GatewayUnitOfWork(self._engine, read_only=True) as uow:
+            known = await uow.ledger_refs.known_accounts(spec.code for spec in chart)
+        if len(known) < len(chart):
+            ids = await self._ledger.ensure_accounts(chart)
+            async with GatewayUnitOfWork(self._engine) as uow:
+                await uow.ledger_refs.remember_accounts(ids, books.currency, self._clock())
+                await uow.commit()
+        self._opened.add(books)
+
+
+def audit_event(payload: Mapping[str, Any]) -> AuditEvent:
+    """The audit client's event for an audit payload (``effects.enqueue_audit``)."""
+    actor = payload["actor"]
+    return AuditEvent(
+        event_id=payload["event_id"],
+        event_time=datetime.fromisoformat(payload["event_time"]),
+        actor=AuditActor(actor["kind"], actor["id"], actor.get("merchant_id", "")),
+        action=payload["action"],
+        target=payload["target"],
+        merchant_id=payload["merchant_id"],
+        outcome=AuditOutcome(payload["outcome"]),
+        reason=payload.get("reason", ""),
+        request_id=payload.get("request_id", ""),
+        details=dict(payload.get("details", {})),
+    )

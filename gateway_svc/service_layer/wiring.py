@@ -1,0 +1,96 @@
+"""The payment use cases and their background workers, built from settings at start-up.
+
+``build_payments`` is what the app calls once it has an engine, the provider adapters and
+the ledger and audit clients: it returns the ``PaymentService`` the servicer calls, the
+outbox relay (kicked by every commit that enqueues work) and the reconciler, with
+``start``/``stop`` for the host's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway_svc.domain.breaker import Breakers, Transition
+from gateway_svc.domain.postings import FeeSchedule
+from gateway_svc.domain.providers import Provider
+from gateway_svc.domain.routing import RoutingTable, default_table
+from gateway_svc.domain.routing_config import parse_rules
+from gateway_svc.settings import GatewaySettings
+
+from .payments import PaymentService
+from .ports import AuditPort, LedgerPort, PaymentProvider
+from .reconciler import Reconciler
+from .relay import OutboxRelay
+from .runtime import GatewayRuntime
+
+_log = logging.getLogger(__name__)
+
+
+def _log_transition(t: Transition) -> None:
+    level = logging.WARNING if t.to_state.value == "open" else logging.INFO
+    _log.log(level, "circuit breaker %s: %s -> %s (%s)", t.provider.value,
+             t.from_state.value, t.to_state.value, t.reason)  # fmt: skip
+
+
+@dataclass
+class PaymentWorkers:
+    """The service and its two background loops."""
+
+    service: PaymentService
+    relay: OutboxRelay
+    reconciler: Reconciler
+    reconcile_interval_s: float
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the relay and the reconciler on the running loop."""
+        self.relay.start()
+        if self._task is None:
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self.reconciler.run_forever(self.reconcile_interval_s))
+
+    async def stop(self) -> None:
+        """Stop both loops; work in flight is picked up again after a restart."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.relay.stop()
+
+
+def routing_table(settings: GatewaySettings) -> RoutingTable:
+    """The configured routing rules over the default capabilities, or the built-in table."""
+    if not settings.routing_rules.strip():
+        return default_table()
+    return RoutingTable(parse_rules(settings.routing_rules))
+
+
+def build_payments(
+    settings: GatewaySettings,
+    engine: AsyncEngine,
+    providers: Mapping[str, PaymentProvider],
+    ledger: LedgerPort,
+    audit: AuditPort,
+) -> PaymentWorkers:
+    """Everything the payment RPCs run on (``providers`` by name, as the app builds them)."""
+    relay = OutboxRelay(engine, ledger, audit)
+    runtime = GatewayRuntime(
+        engine=engine,
+        providers={Provider(name): adapter for name, adapter in providers.items()},
+        routing=routing_table(settings),
+        breakers=Breakers(on_transition=_log_transition),
+        fees=FeeSchedule(settings.platform_fee_bps, settings.platform_fee_fixed_minor),
+        lock_timeout=timedelta(seconds=settings.idempotency_lock_timeout_s),
+        retention=timedelta(hours=settings.idempotency_retention_h),
+        on_commit=relay.kick,
+    )
+    service = PaymentService(runtime)
+    return PaymentWorkers(service, relay, Reconciler(service), settings.reconciler_interval_s)
