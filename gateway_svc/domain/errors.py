@@ -8,10 +8,16 @@
           +-- NotFound
           |    +-- PaymentNotFound          also another merchant's payment (no probing by id)
           |    +-- RefundNotFound
+          |    +-- QuoteNotFound            also another merchant's quote
+          |    +-- ConversionNotFound
+          |    +-- BeneficiaryNotFound      also a deleted one
+          |    +-- PayoutNotFound
           +-- Conflict
           |    +-- IdempotencyKeyReused     the key came back with a different request
           +-- PreconditionFailed
-          |    +-- IllegalTransition        the payment's or refund's state refuses the operation
+          |    +-- QuoteExpired             QUOTE_EXPIRED: the quote's rate lock ran out
+          |    +-- QuoteAlreadyUsed         a quote locks its rate for one conversion only
+          |    +-- IllegalTransition        the state of a payment, refund or payout refuses it
           |         +-- PaymentNotCapturable
           |         +-- PaymentAlreadyCaptured
           |         +-- CaptureExceedsAuthorized
@@ -20,6 +26,7 @@
           |         +-- RefundExceedsCaptured
           |         +-- PaymentOutcomeUnknown   wait for the reconciler before acting
           |         +-- ProviderViewConflict    the provider's truth contradicts a final state
+          |         +-- PayoutNotCancelable     already submitted to the bank network, or final
           |    +-- ProviderNotEligible      (routing.py) the preferred provider cannot take it
           +-- IdempotencyKeyInUse           the first request with this key is still running
           +-- ConcurrentModification        a stored version changed under us; safe to retry
@@ -78,6 +85,31 @@ class RefundNotFound(NotFound):
     reason = "REFUND_NOT_FOUND"
 
 
+class QuoteNotFound(NotFound):
+    """Raised when a quote id names no quote of the calling merchant."""
+
+    reason = "QUOTE_NOT_FOUND"
+
+
+class ConversionNotFound(NotFound):
+    """Raised when a conversion id names no conversion of the calling merchant."""
+
+    reason = "CONVERSION_NOT_FOUND"
+
+
+class BeneficiaryNotFound(NotFound):
+    """Raised when a beneficiary id names no live beneficiary of the calling merchant (a
+    deleted one included, so deletion cannot be probed either)."""
+
+    reason = "BENEFICIARY_NOT_FOUND"
+
+
+class PayoutNotFound(NotFound):
+    """Raised when a payout id names no payout of the calling merchant."""
+
+    reason = "PAYOUT_NOT_FOUND"
+
+
 class Conflict(GatewayError):
     """Base for a request that collides with something already recorded."""
 
@@ -94,6 +126,18 @@ class PreconditionFailed(GatewayError):
     """Base for a well-formed request that the current state refuses."""
 
     reason = "PRECONDITION_FAILED"
+
+
+class QuoteExpired(PreconditionFailed):
+    """Raised when converting on a quote whose rate lock has run out: ask for a new quote."""
+
+    reason = "QUOTE_EXPIRED"
+
+
+class QuoteAlreadyUsed(PreconditionFailed):
+    """Raised when converting on a quote another conversion already used."""
+
+    reason = "QUOTE_ALREADY_USED"
 
 
 class IllegalTransition(PreconditionFailed):
@@ -150,6 +194,13 @@ class ProviderViewConflict(IllegalTransition):
     example CAPTURED at the provider for a payment we hold as CANCELED). A human looks."""
 
     reason = "PROVIDER_VIEW_CONFLICT"
+
+
+class PayoutNotCancelable(IllegalTransition):
+    """Raised when canceling a payout the provider has submitted to the bank network, or one
+    that is final."""
+
+    reason = "PAYOUT_NOT_CANCELABLE"
 
 
 class IdempotencyKeyInUse(GatewayError):
