@@ -1,6 +1,6 @@
-# The one image of paymesh's Python workloads: ledger_svc, identity_svc, gateway_svc and
-# the one-shot jobs (dev PKI, Envoy config, first admin key). docker-compose.yml gives
-# each its command; nothing here is specific to one service.
+# The one image of paymesh's Python workloads: ledger_svc, identity_svc, gateway_svc, the
+# provider sandbox and the one-shot jobs (dev PKI, Envoy config, first admin key).
+# docker-compose.yml gives each its command; nothing here is specific to one service.
 #
 # A tag, not a digest: pin python:3.11-slim@sha256:... once a registry is reachable to
 # resolve it (the venv, CI and this image all run CPython 3.11).
@@ -39,6 +39,8 @@ RUN python -m pip install --quiet --require-hashes --no-deps -r requirements.loc
 COPY svc_kit ./svc_kit
 COPY ledger_svc ./ledger_svc
 COPY identity_svc ./identity_svc
+COPY gateway_svc ./gateway_svc
+COPY sandbox ./sandbox
 COPY paymesh ./paymesh
 COPY proto ./proto
 COPY proto_vendor ./proto_vendor
@@ -47,5 +49,6 @@ COPY docker/healthcheck.py ./docker/healthcheck.py
 
 USER paymesh:paymesh
 
-# ledger 50061, identity 50062 (+ its ext_authz Check on 50063), gateway 50064.
-EXPOSE 50061 50062 50063 50064
+# ledger 50061, identity 50062 (+ its ext_authz Check on 50063), gateway 50064,
+# the provider sandbox 8444 (HTTPS).
+EXPOSE 50061 50062 50063 50064 8444

@@ -57,7 +57,7 @@ $(VENV_STAMP): requirements.lock
 # anything, then runs until Ctrl-C, which stops Envoy first, then the services.
 # `REPLICAS=2 make run` runs two processes of each service;
 # `.venv/bin/python scripts/run_stack.py --help` lists the PAYMESH_* settings.
-run: venv ## identity + ledger behind Envoy (REST :8443, gRPC :9443), SQLite under var/; Ctrl-C stops
+run: venv ## identity, ledger, gateway and the provider sandbox behind Envoy (REST :8443, gRPC :9443), SQLite under var/; Ctrl-C stops
 	$(BIN)/python scripts/run_stack.py $(if $(REPLICAS),--replicas $(REPLICAS)) $(RUN_ARGS)
 
 # pytest exits 5 when it collected nothing; that is a failure here, never a pass.
@@ -108,8 +108,7 @@ envoy-validate: venv ## generate the Envoy config from the protos and validate i
 	$(BIN)/envoy --mode validate -c "$$tmp/envoy.json" --use-dynamic-base-id --log-level warning
 
 # docker-compose.yml is checked offline by docker-compose's own schema and
-# interpolation (no Docker engine needed): the default services, then with the
-# gateway profile that is off by default until gateway_svc lands (issue 5).
+# interpolation (no Docker engine needed).
 compose-validate: ## check docker-compose.yml with `docker-compose config` (no engine needed)
 	@if ! command -v docker-compose >/dev/null 2>&1; then \
 		echo "make compose-validate: ERROR: docker-compose not found;" \
@@ -117,8 +116,7 @@ compose-validate: ## check docker-compose.yml with `docker-compose config` (no e
 		exit 127; \
 	fi
 	docker-compose -f docker-compose.yml config -q
-	docker-compose -f docker-compose.yml --profile gateway config -q
-	@echo "make compose-validate: docker-compose.yml is valid (default and --profile gateway)"
+	@echo "make compose-validate: docker-compose.yml is valid"
 
 bench: venv ## run the benchmarks
 	$(BIN)/python -m bench

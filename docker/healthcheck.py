@@ -5,6 +5,7 @@ Run inside a service's container by docker-compose's ``healthcheck``:
     python docker/healthcheck.py LEDGER
     python docker/healthcheck.py IDENTITY --listener LISTEN_ADDR
         --http-listener AUTHZ_HTTP_LISTEN_ADDR            (one command line)
+    python docker/healthcheck.py SANDBOX --https-listener LISTEN_ADDR
 
 Everything else comes from the service's own environment, so the probe can never
 check an address or a CA other than the ones the service was started with:
@@ -24,6 +25,14 @@ An HTTP listener (identity's ext_authz check listener) is asked ``GET /healthz``
 over the same mTLS; it answers 200 ``SERVING`` with the readiness the gRPC health
 service reports, as Envoy's own HTTP health check sees it.
 
+An HTTPS listener (the provider sandbox, which like the real providers asks no client
+for a certificate) is asked ``GET /healthz`` over server-authenticated TLS only,
+trusting ``<PREFIX>_TLS_CA_FILE``, and must answer 200 with ``{"status": "ok"}``.
+The sandbox reads neither variable (its command line says where it listens and
+which CA issued its certificate); compose sets both for this probe, and
+tests/integration/edge/test_compose.py checks they agree with that command line.
+The gRPC default (``LISTEN_ADDR``) applies only when no listener of any kind is named.
+
 Exit status: 0 when every listener answers SERVING, 1 otherwise, with one line
 on stderr saying which listener failed and why (``docker inspect`` shows it).
 """
@@ -33,10 +42,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import json
 import os
 import ssl
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -108,20 +118,40 @@ def check_http(target: str, ca_file: Path, workload: str, timeout_s: float) -> s
     return body if reply.status == 200 and body == "SERVING" else f"HTTP {reply.status} {body}"
 
 
-async def probe(
+def check_https(target: str, ca_file: Path, timeout_s: float) -> str:
+    """``GET /healthz`` over TLS that authenticates the server only: SERVING on 200 with a
+    JSON ``{"status": "ok"}``, else the status and body."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    host, _, port = target.rpartition(":")
+    conn = http.client.HTTPSConnection(
+        host.strip("[]"), int(port), timeout=timeout_s, context=context
+    )
+    try:
+        conn.request("GET", "/healthz", headers={"host": _TLS_NAME})
+        reply = conn.getresponse()
+        body = reply.read().decode(errors="replace").strip()
+    finally:
+        conn.close()
+    try:
+        status = json.loads(body).get("status") if reply.status == 200 else None
+    except (ValueError, AttributeError):
+        status = None
+    return "SERVING" if status == "ok" else f"HTTP {reply.status} {body}"
+
+
+async def _grpc_failures(
     prefix: str,
     listeners: Sequence[str],
     env: Mapping[str, str],
+    ca_file: Path,
     workload: str,
     timeout_s: float,
-    http_listeners: Sequence[str] = (),
 ) -> list[str]:
-    """One line per failing listener; empty when every one is SERVING."""
-    ca_var = f"{prefix}_TLS_CA_FILE"
-    if not env.get(ca_var):
-        return [f"{ca_var} is not set: the probe trusts the CA the service trusts"]
+    """One line per gRPC listener not SERVING; the probe's certificate is read only if any."""
+    if not listeners:
+        return []
     try:
-        credentials = _credentials(Path(env[ca_var]), workload)
+        credentials = _credentials(ca_file, workload)
     except OSError as exc:
         return [f"cannot read the probe's TLS files: {exc}"]
     failures: list[str] = []
@@ -141,19 +171,51 @@ async def probe(
             continue
         if status != "SERVING":
             failures.append(f"{var} ({target}): {status}")
-    for listener in http_listeners:
+    return failures
+
+
+def _http_failures(
+    prefix: str, listeners: Sequence[str], env: Mapping[str, str], ask: Callable[[str], str]
+) -> list[str]:
+    """One line per listener ``ask`` (target -> status) does not find SERVING."""
+    failures: list[str] = []
+    for listener in listeners:
         var = f"{prefix}_{listener}"
         if not env.get(var):
             failures.append(f"{var} is not set")
             continue
         try:
             target = dial_target(env[var])
-            status = check_http(target, Path(env[ca_var]), workload, timeout_s)
+            status = ask(target)
         except (ValueError, OSError, http.client.HTTPException) as exc:
             failures.append(f"{var}: {type(exc).__name__}: {exc}")
             continue
         if status != "SERVING":
             failures.append(f"{var} ({target}): {status}")
+    return failures
+
+
+async def probe(
+    prefix: str,
+    listeners: Sequence[str],
+    env: Mapping[str, str],
+    workload: str,
+    timeout_s: float,
+    http_listeners: Sequence[str] = (),
+    https_listeners: Sequence[str] = (),
+) -> list[str]:
+    """One line per failing listener; empty when every one is SERVING."""
+    ca_var = f"{prefix}_TLS_CA_FILE"
+    if not env.get(ca_var):
+        return [f"{ca_var} is not set: the probe trusts the CA the service trusts"]
+    ca_file = Path(env[ca_var])
+    failures = await _grpc_failures(prefix, listeners, env, ca_file, workload, timeout_s)
+    failures += _http_failures(
+        prefix, http_listeners, env, lambda t: check_http(t, ca_file, workload, timeout_s)
+    )
+    failures += _http_failures(
+        prefix, https_listeners, env, lambda t: check_https(t, ca_file, timeout_s)
+    )
     return failures
 
 
@@ -177,10 +239,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help="<PREFIX>_<NAME> holds an HTTP listener to ask GET /healthz (repeatable)",
     )
+    parser.add_argument(
+        "--https-listener",
+        action="append",
+        dest="https_listeners",
+        default=[],
+        metavar="NAME",
+        help="<PREFIX>_<NAME> holds an HTTPS listener that asks no client certificate (the"
+        " provider sandbox): GET /healthz must answer JSON status ok (repeatable)",
+    )
     parser.add_argument("--as", dest="workload", default="envoy", help="certificate to present")
     parser.add_argument("--timeout-s", type=float, default=1.5, help="deadline per Check")
     args = parser.parse_args(argv)
-    listeners = args.listeners or ["LISTEN_ADDR"]
+    named_other = args.http_listeners or args.https_listeners
+    listeners = args.listeners or ([] if named_other else ["LISTEN_ADDR"])
     failures = asyncio.run(
         probe(
             args.prefix,
@@ -189,14 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.workload,
             args.timeout_s,
             args.http_listeners,
+            args.https_listeners,
         )
     )
     for line in failures:
         print(f"healthcheck: {line}", file=sys.stderr)
     if not failures:
-        print(
-            f"healthcheck: {args.prefix} SERVING on {', '.join([*listeners, *args.http_listeners])}"
-        )
+        checked = ", ".join([*listeners, *args.http_listeners, *args.https_listeners])
+        print(f"healthcheck: {args.prefix} SERVING on {checked}")
     return 1 if failures else 0
 
 

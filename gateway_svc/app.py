@@ -1,14 +1,15 @@
-"""Assembles the gateway: engine, migrations, ledger and audit clients, provider configs, host.
+"""Assembles the gateway: engine, migrations, ledger and audit clients, provider adapters,
+the payment use cases and their workers, and the host that serves PaymentService.
 
-``build_parts`` makes everything the payment use cases will run on; ``create_app`` puts it
-behind a ServiceHost (health, reflection, the shared interceptors). PaymentService's servicer
-is not registered yet: ``_bindings`` is where it goes, and ``build_providers`` is where the
-provider adapters are constructed from their ``HttpConfig``.
+``build_parts`` makes everything (nothing is called yet); ``create_app`` puts it behind a
+ServiceHost (health, reflection, the shared interceptors, the gateway's error table). The
+host starts the outbox relay and the reconciler once it serves, and on stop, after the
+in-flight RPCs have drained, stops them and closes the adapters, the clients and the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,16 +18,23 @@ from gateway_svc.adapters.audit_client import AuditClient
 from gateway_svc.adapters.internal_rpc import ClientTls
 from gateway_svc.adapters.ledger_client import LedgerClient
 from gateway_svc.adapters.migrate import migrate
+from gateway_svc.adapters.providers.authorizenet import AuthorizeNetConfig, AuthorizeNetProvider
 from gateway_svc.adapters.providers.http import HttpConfig
+from gateway_svc.adapters.providers.paypal import PayPalConfig, PayPalProvider
+from gateway_svc.adapters.providers.razorpay import RazorpayConfig, RazorpayProvider
+from gateway_svc.adapters.providers.stripe import StripeConfig, StripeProvider
+from gateway_svc.entrypoints.errors import MAPPER
+from gateway_svc.entrypoints.servicer import PaymentServicer
 from gateway_svc.service_layer.ports import PaymentProvider
+from gateway_svc.service_layer.wiring import PaymentWorkers, build_payments
 from gateway_svc.settings import GatewaySettings
+from paymesh.gateway.v1 import payments_pb2_grpc
 from svc_kit import db
-from svc_kit.grpc_errors import ErrorMapper
 from svc_kit.metrics import register_pool
+from svc_kit.principal import EDGE_SPIFFE_ID
 from svc_kit.server import ServiceBinding, ServiceHost
 
 SERVICE_NAME = "paymesh.gateway.v1.PaymentService"
-ERROR_DOMAIN = "gateway.paymesh.local"
 
 
 @dataclass(frozen=True)
@@ -41,9 +49,19 @@ class GatewayParts:
     """The configured providers' HTTP settings, by name ("stripe", ...)."""
     providers: Mapping[str, PaymentProvider]
     """The provider adapters, by name; see ``build_providers``."""
+    payments: PaymentWorkers
+    """The payment use cases, the outbox relay and the reconciler."""
+
+    async def start(self) -> None:
+        """Start the relay and the reconciler on the serving loop (the host's on_start)."""
+        self.payments.start()
 
     async def close(self) -> None:
-        """Close the clients, then the engine; the host calls it after draining."""
+        """Stop the workers, close the adapters and the clients, then the engine; the host
+        calls it after draining (a worker's half-done item is claimed again on restart)."""
+        await self.payments.stop()
+        for adapter in self.providers.values():
+            await adapter.aclose()
         await self.ledger.close()
         await self.audit.close()
         await self.engine.dispose()
@@ -86,14 +104,52 @@ def provider_http_configs(settings: GatewaySettings) -> dict[str, HttpConfig]:
 def build_providers(
     settings: GatewaySettings, configs: Mapping[str, HttpConfig]
 ) -> dict[str, PaymentProvider]:
-    """The provider adapters for ``configs``, by name.
+    """The provider adapters for ``configs`` (the configured providers), by name.
 
-    Empty for now: the lead constructs ``<Name>Provider(<Name>Config(http=configs[name],
-    <credentials from settings.<name>, .get_secret_value()>))`` here for each configured
-    provider, once gateway_svc/adapters/providers/<name>.py lands.
+    Credentials leave their ``SecretStr`` only here, straight into each adapter's config,
+    whose ``repr`` hides them again.
     """
-    del settings, configs
-    return {}
+    adapters: dict[str, PaymentProvider] = {}
+    for name, http in configs.items():
+        adapters[name] = _ADAPTERS[name](settings, http)
+    return adapters
+
+
+def _stripe(settings: GatewaySettings, http: HttpConfig) -> PaymentProvider:
+    return StripeProvider(StripeConfig(http, settings.stripe.secret_key.get_secret_value()))
+
+
+def _authorizenet(settings: GatewaySettings, http: HttpConfig) -> PaymentProvider:
+    anet = settings.authorizenet
+    return AuthorizeNetProvider(
+        AuthorizeNetConfig(http, anet.login_id, anet.transaction_key.get_secret_value())
+    )
+
+
+def _razorpay(settings: GatewaySettings, http: HttpConfig) -> PaymentProvider:
+    rzp = settings.razorpay
+    return RazorpayProvider(RazorpayConfig(http, rzp.key_id, rzp.key_secret.get_secret_value()))
+
+
+def _paypal(settings: GatewaySettings, http: HttpConfig) -> PaymentProvider:
+    pp = settings.paypal
+    config = PayPalConfig(
+        http,
+        pp.client_id,
+        pp.client_secret.get_secret_value(),
+        # Only the paymesh sandbox answers the read-only order search lookup() needs; real
+        # PayPal has none (gateway_svc.adapters.providers.paypal, "lookup()").
+        order_search=pp.searches_orders,
+    )
+    return PayPalProvider(config)
+
+
+_ADAPTERS: dict[str, Callable[[GatewaySettings, HttpConfig], PaymentProvider]] = {
+    "stripe": _stripe,
+    "authorizenet": _authorizenet,
+    "razorpay": _razorpay,
+    "paypal": _paypal,
+}
 
 
 async def build_parts(settings: GatewaySettings) -> GatewayParts:
@@ -104,40 +160,56 @@ async def build_parts(settings: GatewaySettings) -> GatewayParts:
     tls = client_tls(settings)
     timeout_s = settings.internal_timeout_s
     configs = provider_http_configs(settings)
+    providers = build_providers(settings, configs)
+    ledger = LedgerClient.connect(settings.ledger_addr, tls, timeout_s=timeout_s)
+    audit = AuditClient.connect(settings.identity_addr, tls, timeout_s=timeout_s)
     return GatewayParts(
         settings=settings,
         engine=engine,
-        ledger=LedgerClient.connect(settings.ledger_addr, tls, timeout_s=timeout_s),
-        audit=AuditClient.connect(settings.identity_addr, tls, timeout_s=timeout_s),
+        ledger=ledger,
+        audit=audit,
         provider_configs=configs,
-        providers=build_providers(settings, configs),
+        providers=providers,
+        payments=build_payments(settings, engine, providers, ledger, audit),
     )
 
 
 def _bindings(parts: GatewayParts) -> list[ServiceBinding]:
-    """The gRPC services to serve; PaymentService's servicer is added here, built on parts."""
-    del parts
-    return []
+    """PaymentService, built on ``parts``."""
+    servicer = PaymentServicer(
+        parts.payments.service,
+        edge_spiffe_id=EDGE_SPIFFE_ID,
+        # On a plaintext loopback server (tests) there is no peer identity to check.
+        trust_plaintext=parts.settings.plaintext,
+    )
+    return [
+        ServiceBinding(
+            SERVICE_NAME,
+            lambda server: payments_pb2_grpc.add_PaymentServiceServicer_to_server(servicer, server),
+        )
+    ]
 
 
-async def create_app(settings: GatewaySettings) -> ServiceHost:
+async def create_app(settings: GatewaySettings, parts: GatewayParts | None = None) -> ServiceHost:
     """Build the gateway's ServiceHost; migrations are applied before it is returned.
 
-    Nothing listens until ``host.start()``; the clients and the engine close after the
-    server has drained.
+    ``parts`` may be built by the caller (``build_parts``) to keep a handle on them, as
+    tests do to drain the outbox relay. Nothing listens until ``host.start()``; the
+    workers start with the server and stop, with the clients and the engine, after it
+    has drained.
     """
-    parts = await build_parts(settings)
+    parts = parts or await build_parts(settings)
+    engine = parts.engine
 
     async def probe() -> bool:
-        return await db.ping(parts.engine)
+        return await db.ping(engine)
 
     return ServiceHost(
         name="gateway",
         settings=settings,
         bindings=_bindings(parts),
-        # The gateway's error table (gateway_svc.entrypoints.errors) replaces this empty one
-        # with the servicer; until then every unexpected error is INTERNAL.
-        error_mapper=ErrorMapper({}, ERROR_DOMAIN),
+        error_mapper=MAPPER,
         health_probe=probe,
+        on_start=[parts.start],
         on_stop=[parts.close],
     )

@@ -118,6 +118,33 @@ class PayPalSettings(ProviderSettings):
     client_secret: SecretStr = Field(
         default=SecretStr("paymesh-sandbox-secret"), description="REST app secret"
     )
+    order_search: bool | None = Field(
+        default=None,
+        description="look orders up by custom_id (the paymesh sandbox's read-only extension; "
+        "real PayPal has no order search); unset: on in sandbox mode unless the base_url is "
+        "a paypal.com host",
+    )
+
+    @model_validator(mode="after")
+    def _search_only_off_paypal(self) -> Self:
+        # Against PayPal itself the search answers an error, which must never be read as
+        # "no such order": that is how a lookup would turn into a second charge.
+        if self.order_search and _is_paypal_host(self.base_url):
+            raise ValueError("order_search=true is refused for a paypal.com base_url")
+        return self
+
+    @property
+    def searches_orders(self) -> bool:
+        """Whether the adapter may use the sandbox's order search (``PayPalConfig``)."""
+        if self.order_search is not None:
+            return self.order_search
+        return self.configured and self.sandbox and not _is_paypal_host(self.base_url)
+
+
+def _is_paypal_host(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    host = host.lower().rstrip(".")
+    return host == "paypal.com" or host.endswith(".paypal.com")
 
 
 class GatewaySettings(ServiceSettings):
@@ -239,6 +266,8 @@ def _provider_rows(name: str) -> list[tuple[str, str, str]]:
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "(unset)"  # a derived default, which the description explains
     if isinstance(value, SecretStr):
         return str(value)  # "**********"
     if isinstance(value, bool):

@@ -37,9 +37,9 @@ class SandboxConfig:
     currencycloud_login_id: str = "sandbox@paymesh.local"
     currencycloud_api_key: str = "cb58751f6736223873756fa0659c26ec49bcea1f22b9892143cecd895797ef29"
     public_url: str = ""
-    """The sandbox's own base URL (``https://127.0.0.1:<port>``), filled in by the server
-    once its socket is bound and before any simulator is built, so 3DS action URLs and the
-    like point back at the sandbox. Empty only in a config no server has bound yet."""
+    """The sandbox's base URL as payers' browsers reach it (3DS action URLs and the like).
+    Set by SANDBOX_PUBLIC_URL (compose: the published port); otherwise filled in by the
+    server with its bound address once its socket is bound, before any simulator is built."""
 
     def provider_url(self, provider: str) -> str:
         """Where ``provider`` is mounted (``<public_url>/<provider>``)."""

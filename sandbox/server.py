@@ -156,9 +156,12 @@ async def start_sandbox(
     try:
         bound_port = int(sock.getsockname()[1])
         scheme = "https" if ssl_context is not None else "http"
-        config = dataclasses.replace(
-            config, public_url=f"{scheme}://{_url_host(host)}:{bound_port}"
-        )
+        # A configured public_url (SANDBOX_PUBLIC_URL: compose's published port) wins: the
+        # bound address is the container's own, which the payer's browser cannot reach.
+        if not config.public_url:
+            config = dataclasses.replace(
+                config, public_url=f"{scheme}://{_url_host(host)}:{bound_port}"
+            )
         sandbox = Sandbox(_build_sims(factories, config), hold_cap_s=hold_cap_s)
         live: set[HttpConnection] = set()
 

@@ -21,7 +21,8 @@
           |         +-- PaymentNotCapturable
           |         +-- PaymentAlreadyCaptured
           |         +-- CaptureExceedsAuthorized
-          |         +-- PaymentNotCancelable
+          |         +-- PaymentNotCancelable     also: the provider cannot void at all
+          |         +-- PartialCaptureUnsupported  the provider captures only in full
           |         +-- PaymentNotRefundable
           |         +-- RefundExceedsCaptured
           |         +-- PaymentOutcomeUnknown   wait for the reconciler before acting
@@ -30,6 +31,7 @@
           |    +-- ProviderNotEligible      (routing.py) the preferred provider cannot take it
           +-- IdempotencyKeyInUse           the first request with this key is still running
           +-- ConcurrentModification        a stored version changed under us; safe to retry
+          +-- PrincipalMissing              (entrypoints.errors) no edge principal: UNAUTHENTICATED
           +-- NoProviderAvailable           every candidate provider failed or was skipped
                +-- NoRoute                  (routing.py) no rule, or every listed provider skipped
                +-- ProviderUnavailable      the payment's own provider could not capture/cancel
@@ -168,6 +170,13 @@ class PaymentNotCancelable(IllegalTransition):
     """Raised when canceling a payment that is captured, canceled or failed."""
 
     reason = "PAYMENT_NOT_CANCELABLE"
+
+
+class PartialCaptureUnsupported(IllegalTransition):
+    """Raised when a partial capture is asked of a provider that captures only the full
+    authorization (Razorpay)."""
+
+    reason = "PARTIAL_CAPTURE_UNSUPPORTED"
 
 
 class PaymentNotRefundable(IllegalTransition):

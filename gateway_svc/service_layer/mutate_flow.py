@@ -26,8 +26,11 @@ from datetime import datetime
 
 from gateway_svc.domain import idempotency as idem
 from gateway_svc.domain.attempts import Attempt, Operation, Outcome, RequestSummary
+from gateway_svc.domain.capabilities import Feature
 from gateway_svc.domain.errors import (
     GatewayError,
+    PartialCaptureUnsupported,
+    PaymentNotCancelable,
     PaymentOutcomeUnknown,
     ProviderUnavailable,
     ProviderViewConflict,
@@ -155,6 +158,27 @@ class MutationFlow:
             await keys.drop(self._rt, hold)
             raise
 
+    def _check_provider_can(self, op: Operation, payment: Payment, amount: int) -> None:
+        """Refuse, before any call, what the payment's provider cannot do at all (Razorpay
+        has no void and captures only the full authorization): FAILED_PRECONDITION, not the
+        503 a provider refusal would give, because retrying can never succeed."""
+        caps = self._rt.routing.capabilities.get(payment.provider) if payment.provider else None
+        if caps is None:
+            return
+        if op is Operation.CANCEL and not caps.supports(Feature.VOID):
+            raise PaymentNotCancelable(
+                f"payment {payment.id}'s provider {caps.provider.value} cannot void an"
+                " authorization; it releases uncaptured funds itself",
+                metadata={**payment.error_metadata(), "provider": caps.provider.value},
+            )
+        partial = amount < payment.authorized_minor
+        if op is Operation.CAPTURE and partial and not caps.supports(Feature.PARTIAL_CAPTURE):
+            raise PartialCaptureUnsupported(
+                f"payment {payment.id}'s provider {caps.provider.value} captures only the full"
+                f" authorized amount ({payment.authorized_minor})",
+                metadata={**payment.error_metadata(), "provider": caps.provider.value},
+            )
+
     def _check(self, op: Operation, payment: Payment, amount_minor: int | None) -> int:
         if op is Operation.CAPTURE:
             amount = payment.ensure_capturable(amount_minor)
@@ -169,6 +193,7 @@ class MutationFlow:
                     " outcome is not known yet",
                     metadata=payment.error_metadata(),
                 )
+        self._check_provider_can(op, payment, amount)
         if payment.provider is None or payment.provider not in self._rt.providers:
             raise ProviderUnavailable(
                 f"payment {payment.id}'s provider is not configured here",

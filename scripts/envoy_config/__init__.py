@@ -19,8 +19,11 @@ the cluster ``<name>``, whose replicas must present that workload's SPIFFE id.
 Two listeners:
 
 - ``rest`` (``_rest.py``): HTTPS for outside clients with API keys. identity
-  decides every request (ext_authz), the transcoder turns REST into gRPC, and
-  every error a client sees is a JSON google.rpc.Status (``_errors.py``).
+  decides every request (ext_authz), the transcoder turns REST into gRPC
+  (request headers become gRPC metadata: ``Idempotency-Key`` reaches the
+  gateway), each service's route has its own timeout (60 s for payments,
+  ``ROUTE_TIMEOUTS``; 15 s otherwise), and every error a client sees is a JSON
+  google.rpc.Status (``_errors.py``).
 - ``internal`` (``_internal.py``): gRPC for our own workloads, mTLS only,
   each call authorized by the caller's SPIFFE id from ``INTERNAL_ACCESS``.
 
@@ -42,17 +45,19 @@ from scripts.envoy_config._errors import ERROR_DOMAIN, LOCAL_REPLY_CODES
 from scripts.envoy_config._internal import ANY_WORKLOAD, INTERNAL_ACCESS, INTERNAL_LISTENER
 from scripts.envoy_config._model import AUTHZ_CLUSTER, TRUST_DOMAIN, EdgeConfig, spiffe_id
 from scripts.envoy_config._render import CONFIG_NAME, render, write_config
-from scripts.envoy_config._rest import REST_LISTENER
+from scripts.envoy_config._rest import DEFAULT_ROUTE_TIMEOUT, REST_LISTENER, ROUTE_TIMEOUTS
 
 __all__ = [
     "ANY_WORKLOAD",
     "AUTHZ_CLUSTER",
     "CONFIG_NAME",
+    "DEFAULT_ROUTE_TIMEOUT",
     "ERROR_DOMAIN",
     "INTERNAL_ACCESS",
     "INTERNAL_LISTENER",
     "LOCAL_REPLY_CODES",
     "REST_LISTENER",
+    "ROUTE_TIMEOUTS",
     "TRUST_DOMAIN",
     "EdgeConfig",
     "Rpc",

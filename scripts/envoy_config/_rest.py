@@ -16,14 +16,24 @@ Filter order, and why (guide/edge.md):
 5. grpc_json_transcoder: maps REST to gRPC, rewrites ``:path`` to the gRPC
    path and clears the route cache; an unknown REST path gets a 404 here
    (reject_unknown_method).
-6. router: matches again on the gRPC path, ``/<service>/`` to its cluster.
+6. router: matches again on the gRPC path, ``/<service>/`` to its cluster,
+   within that service's timeout (``ROUTE_TIMEOUTS``).
 
 Only a request the transcoder let through untranslated (a gRPC call to a
 service that has no route) ever reaches the catch-all's own 404.
+
+Request headers the client sends reach the service as gRPC metadata, lower-cased
+(HTTP/2 has no other case): ``Idempotency-Key`` arrives as ``idempotency-key``,
+which PaymentService reads when a request has no ``request_id``. Only the
+headers in ``CLIENT_FORBIDDEN_HEADERS`` are removed, and identity's allow drops
+only the credentials (``authorization``, ``x-api-key``); ext_authz's
+``allowed_headers`` only chooses what identity is shown, never what the service
+gets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scripts.envoy_config._common import (
@@ -53,6 +63,26 @@ GRPC_RESPONSE_HEADERS = (
     "grpc-accept-encoding",
     "grpc-encoding",
 )
+
+
+DEFAULT_ROUTE_TIMEOUT = "15s"
+"""Envoy's own default, written down: the ledger and identity answer in milliseconds."""
+ROUTE_TIMEOUTS: Mapping[str, str] = {
+    # A payment may call providers several times before it answers, and Envoy must not
+    # give up first: a client told 504 while the payment goes on has to ask again to learn
+    # the outcome. The gateway's worst case with its defaults is about 50 s: one provider
+    # that cannot be reached (three 2 s connect timeouts) fails over; on the next, three
+    # calls of up to GATEWAY_<P>__TIMEOUT_S (10 s) with 0.5 s and 1 s of backoff between
+    # them (gateway_svc/domain/retry.py), or a 429 and its Retry-After (at most 10 s)
+    # instead of a timed-out call; then the ledger and audit calls
+    # (GATEWAY_INTERNAL_TIMEOUT_S, 5 s each). A call that timed out after it was sent is
+    # UNKNOWN and never fails over. Raise this with those settings, but keep it under
+    # GATEWAY_IDEMPOTENCY_LOCK_TIMEOUT_S (90 s), so a client retrying after the 504 gets
+    # ABORTED while the first request may still run, and then the stored outcome with the
+    # same Idempotency-Key: never a second charge.
+    "paymesh.gateway.v1.PaymentService": "60s",
+}
+"""Per service: how long Envoy waits for the whole reply, from the request's end."""
 
 
 def _strip_request_headers() -> dict[str, Any]:
@@ -181,7 +211,11 @@ def routes(services: list[str]) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = [
         {
             "match": {"prefix": f"/{service}/"},
-            "route": {"cluster": workload_of(service), "retry_policy": RETRY_POLICY},
+            "route": {
+                "cluster": workload_of(service),
+                "retry_policy": RETRY_POLICY,
+                "timeout": ROUTE_TIMEOUTS.get(service, DEFAULT_ROUTE_TIMEOUT),
+            },
         }
         for service in services
     ]

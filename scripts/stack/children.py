@@ -93,6 +93,11 @@ class Child:
         return self._proc.pid
 
     @property
+    def started(self) -> bool:
+        """True once ``start`` has run (the process may have ended since)."""
+        return self._proc is not None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 

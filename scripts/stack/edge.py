@@ -83,8 +83,13 @@ def envoy_child(settings: StackSettings, config: Path, console: Console) -> Chil
     return Child("envoy", argv, os.environ, cwd=settings.repo_root, console=console)
 
 
-# Requests in flight on every listener's connection manager.
-_ACTIVE_REQUESTS = {"filter": r"^http\..*\.downstream_rq_active$", "format": "json"}
+# Requests in flight on both listeners' connection managers (their stat_prefix is the
+# listener's name). Not "http.admin.": the admin API counts the very /stats request asking,
+# so a drain matching it never saw zero and always waited its full time.
+_ACTIVE_REQUESTS = {
+    "filter": rf"^http\.({REST_LISTENER}|{GRPC_LISTENER})\.downstream_rq_active$",
+    "format": "json",
+}
 
 
 async def drain(admin_url: str, timeout_s: float) -> int:

@@ -92,6 +92,18 @@ class Fleet:
         """The environment the stack gives ``spec``'s processes (migrate, bootstrap, serve)."""
         return dict(self._envs[spec.name])
 
+    def add_defaults(self, spec: ServiceSpec, values: Mapping[str, str]) -> None:
+        """Settings learnt during start-up (the sandbox's URL), for replicas not started yet.
+
+        Defaults only: a variable the environment already sets keeps its value.
+        """
+        env = self._envs[spec.name]
+        for name, value in values.items():
+            env.setdefault(name, value)
+        for replica in self.of(spec):
+            if not replica.child.started:
+                replica.child = self._child(spec, replica.name)
+
     async def start(self, replica: Replica) -> None:
         # A previous run's file would announce ports nobody listens on.
         self._ports_file(replica.name).unlink(missing_ok=True)
@@ -128,7 +140,7 @@ class Fleet:
 
     def started(self) -> list[Replica]:
         """The replicas whose process was started (running or not)."""
-        return [r for r in self.replicas if r.child.returncode is not None or r.child.running]
+        return [r for r in self.replicas if r.child.started]
 
     async def stop(self, force: asyncio.Event) -> list[str]:
         """Stop every replica at once, each within its grace; the names that had to be killed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -33,8 +34,15 @@ async def _supervise(settings: StackSettings, console: Console) -> int:
     # Imported here: the supervisor needs a running loop, the checks above do not.
     from scripts.stack.supervisor import Supervisor
 
-    dbs = databases.resolve(settings, SERVICES, os.environ)
-    return await Supervisor(settings, console, SERVICES, dbs).run()
+    # The gateway is told where Envoy's internal listener is before Envoy starts: with
+    # port 0, a port is chosen now and held until Envoy has it (ports.reserve).
+    internal = ports.reserve(settings.grpc_addr)
+    try:
+        settings = dataclasses.replace(settings, grpc_addr=internal.addr)
+        dbs = databases.resolve(settings, SERVICES, os.environ)
+        return await Supervisor(settings, console, SERVICES, dbs).run()
+    finally:
+        internal.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,8 @@ class ChildExited(RuntimeError):
         self.child = child
 
 
-def _check_alive(child: Child) -> None:
+def check_alive(child: Child) -> None:
+    """Raise ``ChildExited`` when ``child`` has already ended."""
     if child.returncode is not None:
         raise ChildExited(child, child.returncode)
 
@@ -55,7 +56,7 @@ def _check_alive(child: Child) -> None:
 async def ports_file(path: Path, child: Child) -> dict[str, Any]:
     """The ports ``child`` published to ``path`` (written atomically by svc_kit.server)."""
     while True:
-        _check_alive(child)
+        check_alive(child)
         try:
             ports: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 - a small local file, polled
         except (FileNotFoundError, ValueError):  # not written yet
@@ -84,7 +85,7 @@ async def serving(port: int, creds: grpc.ChannelCredentials, child: Child) -> No
             response_deserializer=_Response.FromString,
         )
         while True:
-            _check_alive(child)
+            check_alive(child)
             try:
                 reply = await check(_Request(), timeout=_RPC_TIMEOUT_S)
             except grpc.aio.AioRpcError:
@@ -97,7 +98,7 @@ async def serving(port: int, creds: grpc.ChannelCredentials, child: Child) -> No
 async def envoy_admin_url(path: Path, child: Child) -> str:
     """http://host:port of Envoy's admin API, from --admin-address-path."""
     while True:
-        _check_alive(child)
+        check_alive(child)
         text = path.read_text().strip() if path.exists() else ""  # noqa: ASYNC240 - polled
         if text:
             return f"http://{text}"
@@ -109,7 +110,7 @@ async def envoy_listeners(
 ) -> dict[str, int]:
     """The bound port of each listener in ``names``, once all are bound and Envoy is LIVE."""
     while True:
-        _check_alive(child)
+        check_alive(child)
         try:
             ready = await client.get("/ready")
             reply = (await client.get("/listeners", params={"format": "json"})).json()
@@ -138,7 +139,7 @@ async def envoy_upstreams(
 ) -> None:
     """Return once each cluster in ``expected`` has that many healthy hosts in Envoy's view."""
     while True:
-        _check_alive(child)
+        check_alive(child)
         try:
             reply = (await client.get("/clusters", params={"format": "json"})).json()
         except (httpx.HTTPError, ValueError):

@@ -1,9 +1,11 @@
 """The services the stack runs, as data, and the environment of each replica.
 
-Adding a service (the gateway, the provider sandbox) is one more ``ServiceSpec``
-in ``SERVICES``: its module, its settings prefix, the listeners it binds and
-which Envoy cluster each listener serves. Nothing else in the supervisor names a
-service.
+Adding a service is one more ``ServiceSpec`` in ``SERVICES``: its module, its
+settings prefix, the listeners it binds and which Envoy cluster each listener
+serves. Nothing else in the supervisor names a service. The provider sandbox is
+not one (no database, no gRPC, one process whatever the replica count):
+scripts/stack/sandbox.py runs it, and a spec with ``uses_sandbox`` gets its
+provider URLs.
 
 Every listener is bound on port 0 and published through ``<PREFIX>_PORTS_FILE``
 (svc_kit.server), so replicas never race for a port and a stray process can
@@ -44,6 +46,10 @@ class ServiceSpec:
     defaults: Mapping[str, str] = field(default_factory=dict)
     """More settings (without prefix) the stack sets unless the environment does;
     ``{var}`` is replaced by the var directory."""
+    uses_sandbox: bool = False
+    """Its providers point at the sandbox: ``<PREFIX>_<PROVIDER>__BASE_URL`` and
+    ``__CA_FILE`` per simulated provider, unless the environment sets that BASE_URL
+    (scripts/stack/sandbox.py). Its replicas start only once the sandbox serves."""
 
     def setting(self, name: str) -> str:
         """The environment variable of setting ``name`` (TLS_CA_FILE -> LEDGER_TLS_CA_FILE)."""
@@ -71,6 +77,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     # The gateway reaches the ledger and identity's AuditService through Envoy's internal
     # listener, with its own certificate; it connects lazily, so it may start before Envoy.
+    # Its providers are the sandbox's simulators unless the environment says otherwise.
     ServiceSpec(
         name="gateway",
         module="gateway_svc",
@@ -78,6 +85,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         listeners={"grpc": "LISTEN_ADDR"},
         clusters={"gateway": "grpc"},
         defaults={"LEDGER_ADDR": "{grpc}", "IDENTITY_ADDR": "{grpc}"},
+        uses_sandbox=True,
     ),
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,13 @@ ENV_VARS = (
     ("PAYMESH_REPLICAS", "1", "processes per service (--replicas)"),
     ("PAYMESH_START_TIMEOUT_S", "60", "seconds start-up may take before it is abandoned"),
     ("PAYMESH_REQUIRE_CLIENT_CERT", "false", "true: REST clients must present a CA-signed cert"),
+)
+_SERVICE_SETTINGS = (
+    "Service settings (LEDGER_*, IDENTITY_*, GATEWAY_*, e.g. LEDGER_DATABASE_URL) win over"
+    " what the stack derives. The gateway's providers are the sandbox's simulators;"
+    " GATEWAY_<PROVIDER>__BASE_URL points one elsewhere, and the stack then sets nothing else"
+    " for it (a live host also needs GATEWAY_<PROVIDER>__SANDBOX=false and its credentials)."
+    " SANDBOX_* variables (sandbox/config.py) reach the sandbox."
 )
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -71,10 +79,10 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="scripts/run_stack.py",
-        description="Run identity, ledger and Envoy in front of them; Ctrl-C stops everything.",
+        description="Run identity, ledger, gateway and the provider sandbox, with Envoy in"
+        " front of the services; Ctrl-C stops everything.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="environment variables:\n" + table + "\n\nService settings (LEDGER_*, IDENTITY_*,"
-        " e.g. LEDGER_DATABASE_URL) win over what the stack derives.",
+        epilog="environment variables:\n" + table + "\n\n" + textwrap.fill(_SERVICE_SETTINGS, 88),
     )
     parser.add_argument(
         "--replicas",

@@ -52,6 +52,22 @@ def shown_path(path: Path, root: Path) -> str:
         return str(path)
 
 
+def where(stack: dict[str, Any], root: Path, stack_file: Path) -> list[str]:
+    """The banner's lines saying where everything is, one per endpoint."""
+    key = shown_path(Path(stack["admin_api_key_file"]), root)
+    cert = shown_path(Path(stack["client_cert"]), root)
+    log = shown_path(Path(stack["envoy"]["access_log"]), root)
+    simulated = ", ".join(stack["sandbox"]["providers"]) or "none"
+    rows = [
+        ("REST", stack["rest_url"], f"JSON; platform admin API key in {key}"),
+        ("gRPC", stack["grpc_url"], f"mTLS; read RPCs with the client cert {cert}"),
+        ("admin", stack["envoy_admin_url"], f"Envoy; access log in {log}"),
+        ("sandbox", stack["sandbox_url"], f"simulated providers: {simulated}; faults: /_control"),
+    ]
+    lines = [f"  {label:<7}  {url}  ({what})" for label, url, what in rows]
+    return [*lines, f"  {'stack':<7}  {stack_file}"]
+
+
 def try_it(stack: dict[str, Any], root: Path) -> str:
     """Commands to paste: a REST call with the admin key, a gRPC call with the client cert."""
     ca = shlex.quote(shown_path(Path(stack["ca_cert"]), root))

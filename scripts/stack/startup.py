@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from scripts.stack import databases, edge, stackfile
+from scripts.stack import databases, edge, sandbox, smoke, stackfile
 from scripts.stack.children import Child, Console, describe_exit, run_once
 from scripts.stack.databases import ServiceDatabase
 from scripts.stack.fleet import Fleet, Replica
@@ -21,7 +21,6 @@ from scripts.stack.ports import split_addr
 from scripts.stack.probes import mtls
 from scripts.stack.services import ServiceSpec, command
 from scripts.stack.settings import StackSettings
-from scripts.stack.smoke import through_edge
 
 # The supervisor's own health probes present Envoy's certificate: see probes.py.
 PROBE_WORKLOAD = "envoy"
@@ -59,10 +58,13 @@ class Steps:
             if admin is None
             else settings.var_dir / ADMIN_SERVICE / databases.admin_key_name(admin, settings)
         )
-        # pki, [databases], migrate and ready per service, envoy, [admin key], through the edge.
+        # pki, [databases], sandbox, migrate and ready per service, envoy, [admin key],
+        # through the edge.
         extra = int(self._creates_db) + int(self._admin_key_file is not None)
-        self._total = 3 + 2 * len(self._specs) + extra
+        self._total = 4 + 2 * len(self._specs) + extra
         self._started = time.monotonic()
+        self.sandbox = sandbox.child(settings, console)
+        self._sandbox: sandbox.SandboxReady | None = None
         self.envoy: Child | None = None
         self._edge: edge.EdgeReady | None = None
         self._admin_key = ""
@@ -74,7 +76,8 @@ class Steps:
 
     def names(self) -> list[str]:
         """Names the start-up's own processes print under."""
-        return ["pki", "identity-bootstrap", *(f"{s.name}-migrate" for s in self._specs)]
+        names = ["pki", "identity-bootstrap", *(f"{s.name}-migrate" for s in self._specs)]
+        return [*names, sandbox.NAME]
 
     def probe_creds(self) -> grpc.ChannelCredentials:
         return mtls(self._s.pki_dir, PROBE_WORKLOAD)
@@ -86,10 +89,13 @@ class Steps:
         try:
             async with deadline:
                 await self._pki()
-                # protoc runs while the databases are prepared and the services start.
+                # protoc runs while the databases are prepared and the services start;
+                # the sandbox starts up meanwhile too.
                 descriptors = asyncio.create_task(edge.build_descriptors(self._s))
                 try:
+                    sandbox_started = await self._start_sandbox(watch)
                     await self._databases()
+                    await self._sandbox_ready(sandbox_started)
                     await self._services(watch)
                     with self._awaiting("the proto descriptor set"):
                         descriptor_set = await descriptors
@@ -167,6 +173,31 @@ class Steps:
 
         await asyncio.gather(*(migrate(s) for s in self._specs))
 
+    async def _start_sandbox(self, watch: Watch) -> float:
+        started = time.monotonic()
+        await sandbox.start(self._s, self.sandbox)
+        watch(self.sandbox, None)
+        return started
+
+    async def _sandbox_ready(self, started: float) -> None:
+        """Wait for the sandbox, then point each spec that uses it at its simulators."""
+        with self._awaiting("sandbox: its ports file and GET /healthz over the dev CA"):
+            self._sandbox = ready = await sandbox.wait_ready(self._s, self.sandbox)
+        elsewhere: list[str] = []
+        for spec in self._specs:
+            if spec.uses_sandbox:
+                env = self._fleet.env(spec)
+                ca_file = self._s.pki_dir / "ca.pem"
+                self._fleet.add_defaults(
+                    spec, sandbox.provider_env(ready, spec.prefix, ca_file, env)
+                )
+                elsewhere += [
+                    f"{spec.prefix}_{p.upper()}__BASE_URL"
+                    for p in sandbox.redirected(ready, spec.prefix, env)
+                ]
+        note = f"; {', '.join(elsewhere)} set: not the sandbox" if elsewhere else ""
+        self._step(f"sandbox ready at {ready.url}: {', '.join(ready.providers)}{note}", started)
+
     async def _services(self, watch: Watch) -> None:
         for replica in self._fleet.replicas:
             await self._fleet.start(replica)
@@ -225,8 +256,22 @@ class Steps:
         with self._awaiting("a REST and a gRPC call through envoy"):
             rest_url, grpc_url = self._urls()
             grpc_target = grpc_url.removeprefix("https://")
-            done = await through_edge(rest_url, grpc_target, self._s.pki_dir, self._admin_key)
+            done = await smoke.through_edge(
+                rest_url, grpc_target, self._s.pki_dir, self._admin_key, self._smoke_provider()
+            )
         self._step(f"through envoy: {done}", started)
+
+    def _smoke_provider(self) -> str | None:
+        """The provider of the smoke payment: the sandbox's, never one the caller pointed
+        at a real host; None while ``smoke.PAYMENT_SMOKE`` is off (see smoke.py)."""
+        ready = self._sandbox
+        gateway = next((s for s in self._specs if s.uses_sandbox), None)
+        if not smoke.PAYMENT_SMOKE or ready is None or gateway is None:
+            return None
+        elsewhere = sandbox.redirected(ready, gateway.prefix, self._fleet.env(gateway))
+        if smoke.PAYMENT_PROVIDER in elsewhere or smoke.PAYMENT_PROVIDER not in ready.providers:
+            return None
+        return smoke.PAYMENT_PROVIDER
 
     def _urls(self) -> tuple[str, str]:
         assert self._edge is not None
@@ -239,13 +284,14 @@ class Steps:
 
     def stack(self) -> dict[str, Any]:
         """What stack.json holds: every path absolute."""
-        assert self._edge is not None and self.envoy is not None
+        assert self._edge is not None and self.envoy is not None and self._sandbox is not None
         rest_url, grpc_url = self._urls()
         pki, envoy_dir = self._s.pki_dir, self._s.envoy_dir
         return {
             "rest_url": rest_url,
             "grpc_url": grpc_url,
             "envoy_admin_url": self._edge.admin_url,
+            "sandbox_url": self._sandbox.url,
             "ca_cert": str(pki / "ca.pem"),
             "client_cert": str(pki / "client.pem"),
             "client_key": str(pki / "client-key.pem"),
@@ -253,6 +299,7 @@ class Steps:
             "admin_api_key_file": str(self._admin_key_file or ""),
             "supervisor_pid": os.getpid(),
             "var_dir": str(self._s.var_dir),
+            "sandbox": sandbox.describe(self._sandbox, self.sandbox),
             "envoy": {
                 "pid": self.envoy.pid,
                 "config": str(envoy_dir / "envoy.json"),
@@ -277,12 +324,7 @@ class Steps:
         counts = ", ".join(f"{s.name} x{len(self._fleet.of(s))}" for s in self._specs)
         elapsed = time.monotonic() - self._started
         say(f"paymesh is up in {elapsed:.1f} s: {counts} behind envoy. Ctrl-C stops everything.")
-        key = self._shown(Path(stack["admin_api_key_file"]))
-        say(f"  REST   {stack['rest_url']}  (JSON; platform admin API key in {key})")
-        cert = self._shown(Path(stack["client_cert"]))
-        say(f"  gRPC   {stack['grpc_url']}  (mTLS; read RPCs with the client cert {cert})")
-        log = self._shown(Path(stack["envoy"]["access_log"]))
-        say(f"  admin  {stack['envoy_admin_url']}  (Envoy; access log in {log})")
-        say(f"  stack  {self._s.stack_file}")
+        for line in stackfile.where(stack, self._s.repo_root, self._s.stack_file):
+            say(line)
         say("Try:")
         self._console.raw(stackfile.try_it(stack, self._s.repo_root))

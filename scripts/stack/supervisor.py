@@ -1,19 +1,20 @@
 """Start the stack in order, watch it, stop it in order.
 
-Start: PKI, databases, migrations, every replica, health over mTLS, Envoy and
-its view of every upstream, the admin key, one REST and one gRPC call through
-the edge; then stack.json and the banner. Progress is one numbered line per
+Start: PKI, the provider sandbox (booting while the databases are migrated),
+databases, migrations, every replica once the sandbox serves, health over mTLS,
+Envoy and its view of every upstream, the admin key, one REST and one gRPC call
+through the edge; then stack.json and the banner. Progress is one numbered line per
 step. Start-up that takes longer than the timeout is abandoned with the list
 of what it was still waiting for.
 
 Stop (Ctrl-C, SIGTERM): Envoy first, so no new request is accepted, then every
-replica at once with its own drain time; exit 0. A second Ctrl-C kills what
-is left at once.
+replica at once with its own drain time, then the sandbox, which the draining
+gateway may still be calling; exit 0. A second Ctrl-C kills what is left at once.
 
 Crash: any child that exits while the stack runs is reported with its exit
 status and last lines. With replicas, a replica whose service still has a live
-one is restarted on the same ports; otherwise everything stops and the
-supervisor exits 1. Never half-running.
+one is restarted on the same ports; otherwise (the sandbox, Envoy, a last
+replica) everything stops and the supervisor exits 1. Never half-running.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from scripts.stack import edge, stackfile
+from scripts.stack import edge, sandbox, stackfile
 from scripts.stack.children import Child, Console, describe_exit
 from scripts.stack.databases import ServiceDatabase
 from scripts.stack.fleet import MAX_RESTARTS, Fleet, Replica
@@ -111,7 +112,10 @@ class Supervisor:
         if self._fatal.done():
             self._console.say(f"stopping everything: {self._fatal.result()}")
             return 1
-        self._console.say("stopping: envoy first, then the services (Ctrl-C again kills at once)")
+        self._console.say(
+            "stopping: envoy first, then the services, then the sandbox"
+            " (Ctrl-C again kills at once)"
+        )
         return 0
 
     def _startup_failed(self, exc: BaseException) -> int:
@@ -124,7 +128,8 @@ class Supervisor:
         return 1
 
     def _watch(self, child: Child, replica: Replica | None = None) -> None:
-        """Watch a long-running child (Envoy, a replica) for an exit nobody asked for."""
+        """Watch a long-running child (Envoy, the sandbox, a replica) for an exit nobody
+        asked for."""
         task = asyncio.create_task(self._on_exit(child, replica), name=f"watch-{child.name}")
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
@@ -177,7 +182,7 @@ class Supervisor:
             self._fatal.set_result(reason)
 
     async def _shutdown(self) -> bool:
-        """Stop Envoy, then every replica; True when each ended within its grace."""
+        """Stop Envoy, every replica, then the sandbox; True when each ended within its grace."""
         self._stopping = True
         killed: list[str] = []
         envoy = self._steps.envoy
@@ -195,6 +200,11 @@ class Supervisor:
         if self._fleet.started():
             with self._timed("services stopped"):
                 killed += await self._fleet.stop(self._force)
+        provider_sandbox = self._steps.sandbox
+        if provider_sandbox.started:
+            with self._timed("sandbox stopped"):
+                if not await provider_sandbox.stop(sandbox.STOP_GRACE_S, self._force):
+                    killed.append(provider_sandbox.name)
         for task in list(self._watchers):
             task.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)

@@ -69,8 +69,8 @@ class StackRun:
 
 
 def all_pids(info: Mapping[str, Any]) -> dict[str, int]:
-    """name -> pid of every child stack.json lists (Envoy and every replica)."""
-    pids = {"envoy": int(info["envoy"]["pid"])}
+    """name -> pid of every child stack.json lists (Envoy, the sandbox and every replica)."""
+    pids = {"envoy": int(info["envoy"]["pid"]), "sandbox": int(info["sandbox"]["pid"])}
     for service in info["services"].values():
         for replica in service["replicas"]:
             pids[replica["name"]] = int(replica["pid"])
@@ -147,4 +147,12 @@ def _is_ours(pid: int, name: str) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except FileNotFoundError:
         return False
-    return ("envoy" if name == "envoy" else name.split("-")[0] + "_svc") in cmdline
+    marker = {"envoy": "envoy", "sandbox": "-m\0sandbox"}.get(name, name.split("-")[0] + "_svc")
+    return marker in cmdline
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with (/proc/<pid>/environ): what the supervisor
+    handed a child, read as the child sees it."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)

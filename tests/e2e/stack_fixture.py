@@ -1,12 +1,22 @@
 """The real services behind a real Envoy that runs the generated edge config.
 
-``start_services`` serves ledger and identity in-process (SQLite, mTLS from a
-dev PKI, the services' default allow-list: only Envoy's certificate may call
-them). ``start_edge`` runs one Envoy in front of them with the bootstrap
-``scripts.envoy_config.render`` makes; a test module may start several (for
-example with and without ``require_client_cert``). Both are meant to be
-started once per module: the services hold state the tests share, so every
-test makes its own merchants, keys and accounts.
+``start_services`` serves ledger, identity and the gateway in-process (SQLite,
+mTLS from a dev PKI, the services' default allow-list: only Envoy's certificate
+may call them), and the provider sandbox in-process before the gateway, over
+HTTPS with a certificate from the same dev CA, as `make run` does. Every
+provider the sandbox simulates is configured in the gateway's settings at
+``<sandbox>/<provider>``, trusting the dev CA; a test scripts provider faults
+through ``Services.sandbox_control`` (sandbox.control_client). ``start_edge``
+runs one Envoy in front of them with the bootstrap ``scripts.envoy_config.render``
+makes; a test module may start several (for example with and without
+``require_client_cert``). The gateway reaches the ledger and identity's
+AuditService through the internal listener of the first edge running, whose
+port is reserved before the gateway starts (scripts/stack/ports.py, ``reserve``);
+an edge started while another holds it gets a port of its own, unused by the
+gateway. Both are meant to be started once per module: the
+services and the simulators hold state the tests share, so every test makes its
+own merchants, keys, accounts and payments (a test that scripts a fault clears
+it: ``await services.sandbox_control.clear_faults()``).
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +36,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.app import create_app as create_gateway
-from gateway_svc.settings import GatewaySettings
+from gateway_svc.settings import PROVIDER_FIELDS, GatewaySettings
 from identity_svc.adapters.pepper import load_pepper
 from identity_svc.app import create_app as create_identity
 from identity_svc.domain.model import Principal
@@ -36,7 +46,13 @@ from identity_svc.service_layer.identity import Identity
 from identity_svc.settings import IdentitySettings
 from ledger_svc.app import create_app as create_ledger
 from ledger_svc.settings import LedgerSettings
+from sandbox.config import SandboxConfig
+from sandbox.control_client import SandboxControl
+from sandbox.registry import load_factories
+from sandbox.testing import SandboxHandle, running_sandbox
+from sandbox.tls import ensure_pki_cert
 from scripts.envoy_config import EdgeConfig, build_descriptor_set, render
+from scripts.stack.ports import Reservation, reserve
 from svc_kit import db
 from svc_kit.pki import write_dev_pki
 from svc_kit.server import ServiceHost
@@ -54,9 +70,18 @@ def service_tls(pki: Path, workload: str) -> dict[str, Any]:
     }
 
 
+def gateway_providers(sandbox: SandboxHandle, ca_file: Path) -> dict[str, Any]:
+    """GatewaySettings' provider fields for every provider both sides know, at the sandbox."""
+    return {
+        name: {"base_url": sandbox.base_url(name), "ca_file": str(ca_file)}
+        for name in PROVIDER_FIELDS
+        if name in sandbox.running.sims
+    }
+
+
 @dataclass
 class Services:
-    """ledger and identity, serving; identity's use cases for making keys directly."""
+    """ledger, identity, gateway and the sandbox, serving; identity's use cases for keys."""
 
     pki: Path
     descriptor_set: Path
@@ -66,6 +91,28 @@ class Services:
     identity: Identity
     admin: Principal
     admin_token: str
+    sandbox: SandboxHandle
+    """The provider simulators the gateway is configured with."""
+    internal: Reservation
+    """Where the gateway expects Envoy's internal listener (its LEDGER_ADDR)."""
+    internal_in_use: bool = False
+    """True while an edge listens on ``internal``."""
+
+    @property
+    def sandbox_url(self) -> str:
+        """``https://127.0.0.1:<port>``; each provider is under ``/<provider>``."""
+        return self.sandbox.url
+
+    @property
+    def sandbox_ca(self) -> Path:
+        """The dev CA that issued the sandbox's certificate (the gateway trusts it)."""
+        assert self.sandbox.ca_file is not None
+        return self.sandbox.ca_file
+
+    @property
+    def sandbox_control(self) -> SandboxControl:
+        """Script faults, read and reset simulator state (sandbox.control_client)."""
+        return self.sandbox.control
 
     def upstreams(self, authz_protocol: str = "http") -> Mapping[str, list[str]]:
         """EdgeConfig.upstreams for these services; identity_authz per ``authz_protocol``."""
@@ -117,11 +164,29 @@ async def _bootstrap(
 
 @asynccontextmanager
 async def start_services(workdir: Path) -> AsyncIterator[Services]:
-    """Ledger and identity on SQLite under ``workdir``, with a fresh dev PKI."""
+    """Ledger, identity and gateway on SQLite under ``workdir``, the sandbox, a fresh dev PKI."""
     pki = workdir / "pki"
     write_dev_pki(pki)
     descriptor_set = workdir / "paymesh.pb"
     build_descriptor_set(descriptor_set)
+    async with AsyncExitStack() as stack:
+        internal = reserve(LOOPBACK_ANY_PORT)
+        stack.callback(internal.close)
+        factories, _ = load_factories()
+        sandbox = await stack.enter_async_context(
+            running_sandbox(
+                factories, SandboxConfig(), cert=ensure_pki_cert(pki), ca_file=pki / "ca.pem"
+            )
+        )
+        services = await stack.enter_async_context(_serving(workdir, pki, sandbox, internal))
+        yield services
+
+
+@asynccontextmanager
+async def _serving(
+    workdir: Path, pki: Path, sandbox: SandboxHandle, internal: Reservation
+) -> AsyncIterator[Services]:
+    descriptor_set = workdir / "paymesh.pb"
     identity_db = f"sqlite+aiosqlite:///{workdir / 'identity.db'}"
     identity_settings = IdentitySettings(
         listen_addr=LOOPBACK_ANY_PORT,
@@ -141,13 +206,16 @@ async def start_services(workdir: Path) -> AsyncIterator[Services]:
         )
     )
     identity_host = await create_identity(identity_settings)
-    # Envoy needs the gateway's cluster (PaymentService is transcoded); its own clients
-    # of the ledger and identity are not used here.
+    # Envoy needs the gateway's cluster (PaymentService is transcoded), and the gateway
+    # needs Envoy's internal listener: it connects lazily, once an edge listens there.
     gateway = await create_gateway(
         GatewaySettings(
             listen_addr=LOOPBACK_ANY_PORT,
+            ledger_addr=internal.addr,
+            identity_addr=internal.addr,
             database_url=f"sqlite+aiosqlite:///{workdir / 'gateway.db'}",
             **service_tls(pki, "gateway"),
+            **gateway_providers(sandbox, pki / "ca.pem"),
         )
     )
     await ledger.start()
@@ -157,7 +225,16 @@ async def start_services(workdir: Path) -> AsyncIterator[Services]:
     try:
         identity, admin, admin_token = await _bootstrap(identity_settings, engine)
         yield Services(
-            pki, descriptor_set, ledger, identity_host, gateway, identity, admin, admin_token
+            pki,
+            descriptor_set,
+            ledger,
+            identity_host,
+            gateway,
+            identity,
+            admin,
+            admin_token,
+            sandbox,
+            internal,
         )
     finally:
         await engine.dispose()
@@ -221,15 +298,25 @@ def _read_if_exists(path: Path) -> str:
 
 @asynccontextmanager
 async def start_edge(services: Services, workdir: Path, **options: Any) -> AsyncIterator[Edge]:
-    """Envoy with the generated config; ``options`` are EdgeConfig fields (upstreams included)."""
+    """Envoy with the generated config; ``options`` are EdgeConfig fields (upstreams included).
+
+    Its internal listener is the one the gateway calls unless another edge has it already.
+    """
     options.setdefault("upstreams", services.upstreams())
+    claims = "internal_addr" not in options and not services.internal_in_use
+    if claims:
+        options["internal_addr"] = services.internal.addr
     config = EdgeConfig(
         rest_addr=LOOPBACK_ANY_PORT,
-        internal_addr=LOOPBACK_ANY_PORT,
         admin_addr=LOOPBACK_ANY_PORT,
         pki_dir=services.pki,
         descriptor_set=services.descriptor_set,
-        **options,
+        **{"internal_addr": LOOPBACK_ANY_PORT, **options},
     )
-    async with start_envoy(render(config), workdir) as envoy:
-        yield Edge(services, envoy, config)
+    services.internal_in_use = services.internal_in_use or claims
+    try:
+        async with start_envoy(render(config), workdir) as envoy:
+            yield Edge(services, envoy, config)
+    finally:
+        if claims:
+            services.internal_in_use = False

@@ -1,4 +1,4 @@
-"""`make run`'s supervisor, run for real: identity, ledger and Envoy from one command.
+"""`make run`'s supervisor, run for real: identity, ledger, gateway, the sandbox and Envoy.
 
 Each test starts scripts/run_stack.py as a subprocess (ports 0, files under
 tmp_path), waits for stack.json and uses nothing else to reach the stack:
@@ -85,7 +85,8 @@ def _serves_rest_and_grpc(info: Mapping[str, Any]) -> None:
     codes = asyncio.run(_account_codes_over_grpc(info, _client_credentials(info)))
 
     assert account["id"].startswith("acct_")
-    assert codes == ["platform/cash/EUR"]
+    # Among the gateway's own accounts, which the start-up's smoke payment opened.
+    assert codes.count("platform/cash/EUR") == 1
 
 
 def test_the_stack_serves_rest_and_grpc_from_stack_json_and_stops_cleanly_on_sigint(
@@ -102,13 +103,15 @@ def test_the_stack_serves_rest_and_grpc_from_stack_json_and_stops_cleanly_on_sig
         log = stack.log()
         assert mode == 0o600
         assert code == 0, log
-        assert set(pids) == {"envoy", "identity", "ledger", "gateway"}
+        assert set(pids) == {"envoy", "identity", "ledger", "gateway", "sandbox"}
         assert [name for name, pid in pids.items() if alive(pid)] == []
         assert not stack.stack_file.exists()
         # Envoy drains (in-flight requests finish, no new connections), stops, and only
-        # then the services stop, so no request reaches a service that is draining.
+        # then the services stop, so no request reaches a service that is draining; the
+        # sandbox goes last, since a draining gateway may still be calling a provider.
         assert log.index("envoy drained") < log.index("envoy stopped")
         assert log.index("envoy stopped") < log.index("services stopped")
+        assert log.index("services stopped") < log.index("sandbox stopped")
 
 
 def test_a_service_killed_with_sigkill_is_reported_and_everything_stops_with_exit_1(
@@ -159,12 +162,12 @@ def test_a_port_a_stray_envoy_shares_is_refused_by_name_before_anything_starts(
 @pytest.fixture
 def shared_postgres_url(pg_admin_url: str) -> Iterator[str]:
     """A PAYMESH_DATABASE_URL naming a database prefix of this test only; its databases
-    (NAME_identity, NAME_ledger, created by the stack) are dropped afterwards."""
+    (NAME_identity, NAME_ledger, NAME_gateway, created by the stack) are dropped afterwards."""
     admin = make_url(pg_admin_url)
     name = f"paymesh_t_{uuid.uuid4().hex[:12]}"
     yield admin.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        for service in ("identity", "ledger"):
+        for service in ("identity", "ledger", "gateway"):
             db = sql.Identifier(f"{name}_{service}")
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
 

@@ -1,8 +1,9 @@
 """`REPLICAS=2 make run`: two processes per service behind Envoy, surviving a SIGKILL.
 
-One stack for the module: scripts/run_stack.py with two replicas of identity
-and of ledger on SQLite (scripts/stack/databases.py says why several
-processes on one SQLite file are safe; the final VerifyLedger checks it).
+One stack for the module: scripts/run_stack.py with two replicas of identity,
+ledger and gateway (and still one provider sandbox) on SQLite
+(scripts/stack/databases.py says why several processes on one SQLite file are
+safe; the final VerifyLedger checks it).
 Load is REST with the platform admin key, as a merchant backend would send it:
 ledger writes carrying a request_id and balance reads, eight at a time.
 """
@@ -22,7 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.run_stack_support import StackRun, admin_headers, alive, run_stack, trust
+from tests.e2e.run_stack_support import (
+    StackRun,
+    admin_headers,
+    alive,
+    environ_of,
+    run_stack,
+    trust,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -170,6 +178,23 @@ def test_stack_json_lists_the_replicas_by_name_with_distinct_ports(stack: StackR
     assert len(set(ports)) == 6
     assert all(isinstance(p, int) and p > 0 for p in ports + hot)
     assert Path(info["admin_api_key_file"]).read_text().strip() == info["admin_api_key"]
+
+
+def test_both_gateway_replicas_call_the_one_sandbox(stack: StackRun) -> None:
+    info = stack.info()
+    gateways = info["services"]["gateway"]["replicas"]
+    stripe = {environ_of(r["pid"])["GATEWAY_STRIPE__BASE_URL"] for r in gateways}
+    sandbox_processes = [
+        line
+        for line in stack.log().splitlines()
+        if line.lstrip().startswith("sandbox | sandbox ready")
+    ]
+
+    # One simulated provider state, as real replicas share one real provider.
+    assert [r["name"] for r in gateways] == ["gateway-1", "gateway-2"]
+    assert stripe == {f"{info['sandbox_url']}/stripe"}
+    assert len(sandbox_processes) == 1
+    assert alive(info["sandbox"]["pid"])
 
 
 async def test_requests_keep_succeeding_when_a_ledger_replica_is_killed_mid_load(

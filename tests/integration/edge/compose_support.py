@@ -34,6 +34,9 @@ NO_COMPOSE = (
 )
 JOB = "no"  # the restart policy of a one-shot job; any other marks a long-running service
 APP_SERVICES = ("ledger", "identity", "gateway")
+"""Our gRPC services: a database, a workload certificate, a gRPC health probe each."""
+SANDBOX = "sandbox"
+"""The provider simulators: our image too, but HTTPS, no database, no gRPC."""
 _TO_JSON = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"
 
 
@@ -64,14 +67,14 @@ def _parse_yaml(text: str) -> Any:
 
 @functools.cache
 def _resolved() -> dict[str, Any]:
-    result = compose("--profile", "gateway", "config")
+    result = compose("config")
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = _parse_yaml(result.stdout)
     return dict(config["services"])
 
 
 def resolved_services() -> dict[str, Any]:
-    """Every service, the gateway profile's included; skips without docker-compose."""
+    """Every service, as `docker-compose up` runs them; skips without docker-compose."""
     if DOCKER_COMPOSE is None:
         if IN_CI:  # .ci/run installs it: a missing tool there is a broken run, not a skip
             pytest.fail(f"{NO_COMPOSE} (CI=true: required)")

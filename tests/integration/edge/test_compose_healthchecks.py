@@ -1,9 +1,9 @@
 """The health probes docker-compose.yml declares, run for real with the file's own argv.
 
 The services' probe (docker/healthcheck.py) asks grpc.health.v1 over mTLS of a real
-ServiceHost, presenting Envoy's certificate as the allow-list requires; Envoy's probe
-(bash, /dev/tcp, /ready) asks a real Envoy's admin API. Each must pass on a healthy
-target and fail on every other.
+ServiceHost, presenting Envoy's certificate as the allow-list requires; the sandbox's asks
+a real sandbox's /healthz over TLS; Envoy's probe (bash, /dev/tcp, /ready) asks a real
+Envoy's admin API. Each must pass on a healthy target and fail on every other.
 """
 
 from __future__ import annotations
@@ -24,13 +24,22 @@ from pydantic_settings import SettingsConfigDict
 
 from identity_svc.app import create_app as create_identity
 from identity_svc.settings import IdentitySettings
+from sandbox.config import SandboxConfig
+from sandbox.registry import load_factories
+from sandbox.testing import SandboxHandle, running_sandbox
+from sandbox.tls import ensure_pki_cert
 from svc_kit.grpc_errors import ErrorMapper
 from svc_kit.pki import write_dev_pki
 from svc_kit.server import ServiceHost
 from svc_kit.settings import ServiceSettings
 from tests.e2e.envoy_support import run_envoy
 from tests.e2e.envoy_support import socket_address as loopback
-from tests.integration.edge.compose_support import REPO, local_argv, resolved_services
+from tests.integration.edge.compose_support import (
+    REPO,
+    SANDBOX,
+    local_argv,
+    resolved_services,
+)
 
 
 class _KitSettings(ServiceSettings):
@@ -189,6 +198,47 @@ async def test_only_envoys_certificate_passes_the_services_allow_list(
     env = {"LEDGER_TLS_CA_FILE": str(pki / "ca.pem"), "LEDGER_LISTEN_ADDR": f"127.0.0.1:{port}"}
     rc, out = await _probe(probe, env)
     assert rc == 1 and "PERMISSION_DENIED" in out
+
+
+@pytest.fixture
+async def provider_sandbox(pki: Path) -> AsyncIterator[SandboxHandle]:
+    """A real sandbox serving its dev-PKI certificate, as `python -m sandbox --pki-dir`."""
+    factories, _ = load_factories(["stripe"])
+    async with running_sandbox(
+        factories, SandboxConfig(), cert=ensure_pki_cert(pki), ca_file=pki / "ca.pem"
+    ) as handle:
+        yield handle
+
+
+async def test_the_sandbox_probe_passes_on_a_serving_sandbox_without_a_client_certificate(
+    services: dict[str, Any], provider_sandbox: SandboxHandle, pki: Path, tmp_path: Path
+) -> None:
+    # Only the CA in the directory: the probe must not need a workload key to ask the sandbox.
+    (tmp_path / "ca").mkdir()
+    shutil.copy(pki / "ca.pem", tmp_path / "ca" / "ca.pem")
+    env = {
+        "SANDBOX_TLS_CA_FILE": str(tmp_path / "ca" / "ca.pem"),
+        "SANDBOX_LISTEN_ADDR": f"0.0.0.0:{provider_sandbox.running.port}",
+    }
+    rc, out = await _probe(services[SANDBOX], env)
+    assert (rc, out) == (0, "healthcheck: SANDBOX SERVING on LISTEN_ADDR\n")
+
+
+async def test_the_sandbox_probe_fails_when_nothing_listens_or_another_ca_signed_it(
+    services: dict[str, Any], provider_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    write_dev_pki(tmp_path / "other", [])
+    strange = {
+        "SANDBOX_TLS_CA_FILE": str(tmp_path / "other" / "ca.pem"),
+        "SANDBOX_LISTEN_ADDR": f"127.0.0.1:{provider_sandbox.running.port}",
+    }
+    with _closed_port() as closed:
+        closed_env = {**strange, "SANDBOX_LISTEN_ADDR": f"127.0.0.1:{closed}"}
+        refused = await _probe(services[SANDBOX], closed_env)
+    untrusted = await _probe(services[SANDBOX], strange)
+
+    assert refused[0] == 1 and "ConnectionRefusedError" in refused[1]
+    assert untrusted[0] == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted[1]
 
 
 class _NotReady(BaseHTTPRequestHandler):

@@ -1,4 +1,10 @@
-"""Helpers of the gateway's integration tests: its host, certificates, and clients via Envoy."""
+"""Helpers of the gateway's integration tests: its host, certificates, and clients via Envoy.
+
+The gateway under test is the one ``python -m gateway_svc`` assembles (``create_app``), with
+its four provider adapters pointed at the stack's sandbox and its ledger and audit clients
+going through an Envoy with the gateway's certificate. Its parts are kept
+(``GatewayStack.parts``) so a test can drain the outbox relay instead of sleeping.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,17 @@ from pathlib import Path
 from gateway_svc.adapters.audit_client import AuditClient
 from gateway_svc.adapters.internal_rpc import ClientTls
 from gateway_svc.adapters.ledger_client import AccountOpening, LedgerClient
-from gateway_svc.app import create_app
+from gateway_svc.app import GatewayParts, build_parts, create_app
 from gateway_svc.settings import GatewaySettings
 from svc_kit.pki import generate_ca, issue_cert
 from svc_kit.server import ServiceHost
-from tests.e2e.stack_fixture import LOOPBACK_ANY_PORT, Edge, Services, service_tls
+from tests.e2e.stack_fixture import (
+    LOOPBACK_ANY_PORT,
+    Edge,
+    Services,
+    gateway_providers,
+    service_tls,
+)
 
 TIMEOUT_S = 5.0
 
@@ -71,6 +83,8 @@ class GatewayStack:
     edge: Edge
     gateway: ServiceHost
     pki: Pki
+    parts: GatewayParts
+    """The gateway's parts: ``parts.payments.relay.drain()`` waits for the outbox."""
 
     def ledger(self, workload: str = "gateway") -> LedgerClient:
         """A ledger client through Envoy's internal listener with ``workload``'s certificate."""
@@ -118,23 +132,35 @@ def new_merchant() -> str:
     return f"mer_{uuid.uuid4().hex[:12]}"
 
 
+@dataclass(frozen=True)
+class RunningGateway:
+    """The gateway's host and the parts it was built from."""
+
+    host: ServiceHost
+    parts: GatewayParts
+
+
 @asynccontextmanager
-async def start_gateway(services: Services) -> AsyncIterator[ServiceHost]:
+async def start_gateway(services: Services, hops_target: str) -> AsyncIterator[RunningGateway]:
     """The gateway's host as ``python -m gateway_svc`` builds it, with its own certificate.
 
-    Its clients point at a port nobody listens on: this host serves Envoy's gateway cluster
-    (health checks); the tests build their own clients once Envoy's port is known.
+    Its providers are the stack's sandbox (trusting the dev CA that issued its certificate);
+    its ledger and audit clients go through the Envoy at ``hops_target`` (internal listener).
+    The reconciler runs every 0.2 s, so a test that waits for it does not wait long.
     """
     settings = GatewaySettings(
         listen_addr=LOOPBACK_ANY_PORT,
-        database_url=f"sqlite+aiosqlite:///{services.pki.parent / 'gateway.db'}",
-        ledger_addr="127.0.0.1:1",
-        identity_addr="127.0.0.1:1",
+        database_url=f"sqlite+aiosqlite:///{services.pki.parent / 'gateway-under-test.db'}",
+        ledger_addr=hops_target,
+        identity_addr=hops_target,
+        reconciler_interval_s=0.2,
         **service_tls(services.pki, "gateway"),
+        **gateway_providers(services.sandbox, services.pki / "ca.pem"),
     )
-    host = await create_app(settings)
+    parts = await build_parts(settings)
+    host = await create_app(settings, parts)
     await host.start()
     try:
-        yield host
+        yield RunningGateway(host, parts)
     finally:
         await host.stop(0)
