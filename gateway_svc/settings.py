@@ -188,6 +188,21 @@ class GatewaySettings(ServiceSettings):
         le=3600,
         description="seconds between reconciler passes over UNKNOWN and PENDING attempts",
     )
+    reconciler_first_check_s: float = Field(
+        default=5.0,
+        gt=0,
+        lt=60,
+        description="age of an UNKNOWN payment at its first reconciler check; later checks"
+        " follow at 1 min, 5 min, 1 h, then daily",
+    )
+    reconciler_not_found_grace_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=86400,
+        description="how old an authorization must be before a provider's 'no such payment'"
+        " fails it: a search index may lag writes (Stripe's by up to a minute); unset: 0 when"
+        " every provider is a sandbox, 300 otherwise",
+    )
     idempotency_lock_timeout_s: float = Field(
         default=90.0,
         ge=1,

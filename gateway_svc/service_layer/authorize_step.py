@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gateway_svc.domain.attempts import Attempt, Operation, RequestSummary, RoutingRecord
@@ -169,14 +170,22 @@ async def look_up(
     tried = await executor.run(adapter, "lookup", lambda p: p.lookup(call))
     now = rt.clock()
     if tried.step is Step.DONE and tried.value is None:
+        if attempt.started_at > now - rt.not_found_grace:
+            # Too recent for "not found" to prove anything (a provider's search may lag its
+            # writes): leave the outcome unknown for the reconciler rather than conclude.
+            return _unknown(attempt, now, "the provider has no record yet", tried)
         return None
     if tried.step is Step.DONE and tried.value is not None:
         done = attempt.finish_with_charge(tried.value, now, tried.latency_ms)
         return AuthResult(done, Step.DONE, tried.value, None, tried.tries_json())
     # The provider could not be asked: the outcome stays unknown for the reconciler.
     why = repr(tried.error) if tried.error is not None else "no answer"
-    unknown = ProviderError(
-        ErrorKind.UNKNOWN, DeclineCode.UNKNOWN_OUTCOME, f"lookup failed: {why}"[:500]
-    )
+    return _unknown(attempt, now, f"lookup failed: {why}", tried)
+
+
+def _unknown(
+    attempt: Attempt, now: datetime, why: str, tried: Tried[ProviderCharge | None]
+) -> AuthResult:
+    unknown = ProviderError(ErrorKind.UNKNOWN, DeclineCode.UNKNOWN_OUTCOME, why[:500])
     done = attempt.finish_with_error(unknown, now, tried.latency_ms)
     return AuthResult(done, Step.UNKNOWN, None, unknown, tried.tries_json())

@@ -19,6 +19,7 @@ Nothing here ever sends a new charge: an UNKNOWN payment is only ever asked abou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,14 @@ from gateway_svc.domain.attempts import Attempt, Operation, RequestSummary
 from gateway_svc.domain.errors import GatewayError, ProviderViewConflict
 from gateway_svc.domain.events import PaymentEvent
 from gateway_svc.domain.payments import Payment
-from gateway_svc.domain.providers import Decline, DeclineCode, Provider, ProviderCharge
+from gateway_svc.domain.providers import (
+    Decline,
+    DeclineCode,
+    ErrorKind,
+    Provider,
+    ProviderCharge,
+    ProviderError,
+)
 
 from .completer import Completer
 from .effects import AuditNote, enqueue_audit, enqueue_events, payment_details
@@ -44,6 +52,12 @@ from .unit_of_work import GatewayUnitOfWork
 from .views import authorize_call, charge_view
 
 _log = logging.getLogger(__name__)
+_TOO_RECENT = ProviderError(
+    ErrorKind.UNKNOWN,
+    DeclineCode.UNKNOWN_OUTCOME,
+    "the provider has no record yet, but the authorization is younger than the not-found"
+    " grace (its search may lag writes); asked again at the next check",
+)
 HOLDER = "reconciler"
 ACTION = "gateway.payment.reconcile"
 
@@ -126,6 +140,9 @@ class Reconciler:
             )
 
         tried = await self._service.executor.run(adapter, "lookup", ask)
+        if _too_recent_to_conclude(tried, auth, rt.clock() - rt.not_found_grace):
+            # "Not found" proves nothing yet (a search may lag writes): ask again next time.
+            tried = dataclasses.replace(tried, step=Step.UNKNOWN, error=_TOO_RECENT)
         return await self._reschedule(payment, check.checks_done, lookup, tried)
 
     async def _reschedule(
@@ -176,6 +193,14 @@ def _lookup_attempt(
         routing=None,
         started_at=now,
     )
+
+
+def _too_recent_to_conclude(
+    tried: Tried[ProviderCharge | None], auth: Attempt | None, cutoff: datetime
+) -> bool:
+    """True when the provider found nothing for an authorization started after ``cutoff``."""
+    found_nothing = tried.step is Step.DONE and tried.value is None
+    return found_nothing and auth is not None and auth.started_at > cutoff
 
 
 def _apply(

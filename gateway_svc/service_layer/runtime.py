@@ -51,6 +51,9 @@ class GatewayRuntime:
     answering CONCURRENT_MODIFICATION."""
     lease_poll_s: float = 0.02
     reconcile: ReconcileSchedule = field(default_factory=ReconcileSchedule)
+    not_found_grace: timedelta = timedelta(0)
+    """How old an authorization must be before the provider's "no such payment" proves it
+    never took effect: a provider's search may lag its writes."""
     clock: Callable[[], datetime] = _utc_now
     monotonic: Callable[[], float] = time.monotonic
     """Seconds for breakers and latencies: never goes back, unlike ``clock``."""

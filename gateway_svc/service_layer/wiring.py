@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway_svc.domain.breaker import Breakers, Transition
 from gateway_svc.domain.postings import FeeSchedule
 from gateway_svc.domain.providers import Provider
+from gateway_svc.domain.retry import ReconcileSchedule
 from gateway_svc.domain.routing import RoutingTable, default_table
 from gateway_svc.domain.routing_config import parse_rules
 from gateway_svc.settings import GatewaySettings
@@ -73,6 +74,15 @@ def routing_table(settings: GatewaySettings) -> RoutingTable:
     return RoutingTable(parse_rules(settings.routing_rules))
 
 
+def not_found_grace_s(settings: GatewaySettings, providers: Mapping[str, PaymentProvider]) -> float:
+    """The configured grace, or 0 when every provider is a sandbox (its lookups see every
+    write at once) and 300 s when any is live (Stripe's search lags writes by up to a
+    minute; failing a charged payment would be far worse than settling it later)."""
+    if settings.reconciler_not_found_grace_s is not None:
+        return settings.reconciler_not_found_grace_s
+    return 0.0 if all(p.sandbox for p in providers.values()) else 300.0
+
+
 def build_payments(
     settings: GatewaySettings,
     engine: AsyncEngine,
@@ -90,6 +100,8 @@ def build_payments(
         fees=FeeSchedule(settings.platform_fee_bps, settings.platform_fee_fixed_minor),
         lock_timeout=timedelta(seconds=settings.idempotency_lock_timeout_s),
         retention=timedelta(hours=settings.idempotency_retention_h),
+        reconcile=ReconcileSchedule(first_s=settings.reconciler_first_check_s),
+        not_found_grace=timedelta(seconds=not_found_grace_s(settings, providers)),
         on_commit=relay.kick,
     )
     service = PaymentService(runtime)

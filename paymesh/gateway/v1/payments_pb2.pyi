@@ -652,7 +652,10 @@ class Attempt(_message.Message):
     empty on success.
     """
     http_status: _builtins.int
-    """Output only. The provider's HTTP status; 0 when no response arrived."""
+    """Output only. The provider's HTTP status for a call that failed (an
+    error reply); 0 for an answer (success or decline: `outcome` says which)
+    and when no response arrived.
+    """
     latency_ms: _builtins.int
     """Output only. How long the call took, in milliseconds."""
     idempotency_key: _builtins.str
@@ -995,12 +998,12 @@ class CreatePaymentRequest(_message.Message):
     description: _builtins.str
     """A description, at most 255 characters."""
     request_id: _builtins.str
-    """An idempotency key of 1 to 255 printable ASCII characters without
-    spaces, unique per payment (a UUID is a good choice); strongly recommended, since a retry
-    without one can create a second payment. Over REST, send the
-    `Idempotency-Key` header instead: the gateway uses it when this field is
-    empty, and refuses a request where both are set and differ. See the
-    service's guarantees for the Stripe semantics.
+    """Required. An idempotency key of 1 to 255 printable ASCII characters
+    without spaces, unique per payment (a UUID is a good choice). Required
+    because a retry without one could create a second charge. Over REST,
+    send the `Idempotency-Key` header instead: the gateway uses it when this
+    field is empty, and refuses a request where both are set and differ.
+    See the service's guarantees for the Stripe semantics.
     """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:

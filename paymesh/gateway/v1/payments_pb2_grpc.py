@@ -147,7 +147,8 @@ class PaymentServiceServicer:
         different parameters), ABORTED (IDEMPOTENCY_KEY_IN_USE: a request with
         this request_id is still running; retry later with the same request_id),
         UNAVAILABLE (NO_PROVIDER_AVAILABLE: no provider could take the payment and
-        none was charged; safe to retry with the same request_id).
+        none was charged; the answer is stored with the request_id like any
+        other, so retry with a new request_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

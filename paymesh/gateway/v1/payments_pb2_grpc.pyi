@@ -75,7 +75,8 @@ class PaymentServiceStub:
     different parameters), ABORTED (IDEMPOTENCY_KEY_IN_USE: a request with
     this request_id is still running; retry later with the same request_id),
     UNAVAILABLE (NO_PROVIDER_AVAILABLE: no provider could take the payment and
-    none was charged; safe to retry with the same request_id).
+    none was charged; the answer is stored with the request_id like any
+    other, so retry with a new request_id).
     """
     GetPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.GetPaymentResponse]
     """Reads one payment, with its attempts.
@@ -175,7 +176,8 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     different parameters), ABORTED (IDEMPOTENCY_KEY_IN_USE: a request with
     this request_id is still running; retry later with the same request_id),
     UNAVAILABLE (NO_PROVIDER_AVAILABLE: no provider could take the payment and
-    none was charged; safe to retry with the same request_id).
+    none was charged; the answer is stored with the request_id like any
+    other, so retry with a new request_id).
     """
     GetPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.GetPaymentResponse]  # type: ignore[assignment]
     """Reads one payment, with its attempts.
@@ -278,7 +280,8 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         different parameters), ABORTED (IDEMPOTENCY_KEY_IN_USE: a request with
         this request_id is still running; retry later with the same request_id),
         UNAVAILABLE (NO_PROVIDER_AVAILABLE: no provider could take the payment and
-        none was charged; safe to retry with the same request_id).
+        none was charged; the answer is stored with the request_id like any
+        other, so retry with a new request_id).
         """
 
     @_abc_1.abstractmethod

@@ -8,6 +8,8 @@ committed it, and its answer was lost with the process.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gateway_svc.domain import idempotency as idem
@@ -163,6 +165,29 @@ async def test_the_completer_fails_a_payment_whose_call_never_reached_the_provid
     assert await intents(gateway) == 0
     retried = await gateway.service.create_payment(CMD, render_payment)
     assert body(retried.response)["reason"] == "NO_PROVIDER_AVAILABLE"
+
+
+async def test_not_found_proves_nothing_while_the_attempt_is_younger_than_the_grace(
+    make_gateway: GatewayFactory,
+) -> None:
+    # A live provider's search may lag its writes (Stripe's by up to a minute): within the
+    # grace, "no such payment" must leave the outcome open, never fail a charged payment.
+    crashed = make_gateway()
+    _, payment, _ = await crashed.service.creating.start(await opened(crashed), CMD)
+    crashed.clock.advance(91)  # restarted past the lock timeout, with a live provider's grace
+    gateway = make_gateway(not_found_grace=timedelta(seconds=300))
+    await gateway.reconciler.run_once()
+    view = await gateway.service.get_payment("m_1", payment.id)
+    assert view.payment.status is PaymentStatus.UNKNOWN
+    lookups = [a for a in view.attempts if a.outcome is Outcome.UNKNOWN]
+    assert lookups and "no record yet" in lookups[-1].message
+
+    gateway.clock.advance(300)  # past the grace: now "not found" is proof
+    gateway.clock.advance(60)  # and past the reconciler's next check
+    await gateway.reconciler.run_once()
+    view = await gateway.service.get_payment("m_1", payment.id)
+    assert view.payment.status is PaymentStatus.FAILED
+    assert await intents(gateway) == 0
 
 
 async def test_a_capture_killed_mid_call_is_captured_once_on_retry(
