@@ -17,6 +17,7 @@
           +-- PreconditionFailed
           |    +-- QuoteExpired             QUOTE_EXPIRED: the quote's rate lock ran out
           |    +-- QuoteAlreadyUsed         a quote locks its rate for one conversion only
+          |    +-- InsufficientFunds        the ledger refused to hold the amount (no overdraft)
           |    +-- IllegalTransition        the state of a payment, refund or payout refuses it
           |         +-- PaymentNotCapturable
           |         +-- PaymentAlreadyCaptured
@@ -32,6 +33,7 @@
           +-- IdempotencyKeyInUse           the first request with this key is still running
           +-- ConcurrentModification        a stored version changed under us; safe to retry
           +-- PrincipalMissing              (entrypoints.errors) no edge principal: UNAUTHENTICATED
+          +-- LedgerUnavailable             a synchronous hold or balance read could not reach it
           +-- NoProviderAvailable           every candidate provider failed or was skipped
                +-- NoRoute                  (routing.py) no rule, or every listed provider skipped
                +-- ProviderUnavailable      the payment's own provider could not capture/cancel
@@ -142,6 +144,13 @@ class QuoteAlreadyUsed(PreconditionFailed):
     reason = "QUOTE_ALREADY_USED"
 
 
+class InsufficientFunds(PreconditionFailed):
+    """Raised when the ledger refused to hold a payout's or conversion's amount (its
+    LIMIT_EXCEEDED): it exceeds the merchant's available balance in that currency."""
+
+    reason = "INSUFFICIENT_FUNDS"
+
+
 class IllegalTransition(PreconditionFailed):
     """Raised when a payment or refund cannot move from its state; subclasses say why."""
 
@@ -244,3 +253,10 @@ class InvalidPageToken(ValidationFailed):
     filters."""
 
     reason = "INVALID_PAGE_TOKEN"
+
+
+class LedgerUnavailable(GatewayError):
+    """Raised when the ledger could not be reached for a synchronous hold or a balance read;
+    nothing was sent to the provider, so a retry with the same request_id is safe."""
+
+    reason = "LEDGER_UNAVAILABLE"

@@ -66,6 +66,7 @@ ERROR_TABLE: ErrorTable = {
     e.IdempotencyKeyInUse: grpc.StatusCode.ABORTED,
     e.ConcurrentModification: grpc.StatusCode.ABORTED,
     e.NoProviderAvailable: grpc.StatusCode.UNAVAILABLE,
+    e.LedgerUnavailable: grpc.StatusCode.UNAVAILABLE,
     PrincipalMissing: grpc.StatusCode.UNAUTHENTICATED,
 }
 

@@ -27,6 +27,9 @@ class Permission(StrEnum):
     FX_WRITE = "fx:write"
     BENEFICIARIES_READ = "beneficiaries:read"
     BENEFICIARIES_WRITE = "beneficiaries:write"
+    BALANCES_READ = "balances:read"
+    """A merchant's own balances per currency (PayoutService.GetBalances), read from the
+    ledger by the gateway: unlike ``ledger:read``, scoped to the caller's merchant."""
     LEDGER_READ = "ledger:read"
     LEDGER_WRITE = "ledger:write"
     WEBHOOKS_MANAGE = "webhooks:manage"
@@ -48,7 +51,9 @@ class Role(StrEnum):
 
 P = Permission
 
-_READS = frozenset({P.PAYMENTS_READ, P.PAYOUTS_READ, P.FX_READ, P.BENEFICIARIES_READ})
+_READS = frozenset(
+    {P.PAYMENTS_READ, P.PAYOUTS_READ, P.FX_READ, P.BENEFICIARIES_READ, P.BALANCES_READ}
+)
 # No API key may write the audit trail it is judged by, not even an admin's: a
 # key that could append could forge a record of someone else's action.
 _WORKLOADS_ONLY = frozenset({P.AUDIT_WRITE})

@@ -81,6 +81,16 @@ ROUTE_TIMEOUTS: Mapping[str, str] = {
     # ABORTED while the first request may still run, and then the stored outcome with the
     # same Idempotency-Key: never a second charge.
     "paymesh.gateway.v1.PaymentService": "60s",
+    # The same reasoning for the gateway's Currencycloud services (issue 6). One Currencycloud
+    # call may first log in (single flight), then absorb 429s inside the adapter: up to
+    # three tries of up to the provider's timeout (10 s), with a Retry-After of at most 10 s
+    # slept between them (adapters/providers/currencycloud_transport.py); a payout or a
+    # conversion also holds in the ledger before the call and posts or voids after it
+    # (5 s each). That is 70 s at the defaults; still under the 90 s key lock, so a retry
+    # after a 504 gets ABORTED while the first request may run, never a second payout.
+    "paymesh.gateway.v1.FxService": "75s",
+    "paymesh.gateway.v1.BeneficiaryService": "75s",
+    "paymesh.gateway.v1.PayoutService": "75s",
 }
 """Per service: how long Envoy waits for the whole reply, from the request's end."""
 

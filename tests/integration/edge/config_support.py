@@ -8,6 +8,13 @@ LEDGER = "paymesh.ledger.v1.LedgerService"
 IDENTITY = "paymesh.identity.v1.IdentityService"
 AUDIT = "paymesh.identity.v1.AuditService"
 PAYMENTS = "paymesh.gateway.v1.PaymentService"
+FX = "paymesh.gateway.v1.FxService"
+BENEFICIARIES = "paymesh.gateway.v1.BeneficiaryService"
+PAYOUTS = "paymesh.gateway.v1.PayoutService"
+CURRENCYCLOUD_SERVICES = (BENEFICIARIES, FX, PAYOUTS)
+"""The gateway's issue-6 services: their quotes and mutations call Currencycloud."""
+MERCHANT_SERVICES = (BENEFICIARIES, FX, PAYMENTS, PAYOUTS)
+"""The gateway's services for merchants' API keys at the REST edge: no workload calls them."""
 
 
 def listener(config: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """identity's AuditService at the edge: only the gateway's SPIFFE id may call it on the
-internal listener, no API key may call it at the REST edge, and PaymentService (for merchants'
-keys at the REST edge) is granted to no workload on the internal listener.
+internal listener, no API key may call it at the REST edge, and the gateway's services for
+merchants' keys at the REST edge (payments, FX, beneficiaries, payouts) are granted to no
+workload on the internal listener.
 
 tests/integration/gateway/ proves the same rules through a real Envoy.
 """
@@ -17,11 +18,10 @@ from identity_svc.domain.permissions import Permission, Role, grants
 from identity_svc.entrypoints.routes import RouteTable
 from scripts import envoy_config as ec
 from scripts.envoy_config._internal import grant
-from tests.integration.edge.config_support import hcm, http_filter
+from tests.integration.edge.config_support import MERCHANT_SERVICES, hcm, http_filter
 
 AUDIT = "paymesh.identity.v1.AuditService"
 RECORD = f"/{AUDIT}/RecordAuditEvents"
-PAYMENTS = "paymesh.gateway.v1.PaymentService"
 GATEWAY = {"authenticated": {"principal_name": {"exact": "spiffe://paymesh.local/gateway"}}}
 
 
@@ -62,21 +62,26 @@ def test_in_the_rendered_rbac_only_the_gateway_policy_opens_record_audit_events(
     assert policies["gateway"]["principals"] == [GATEWAY]
 
 
-def test_no_workload_may_call_payment_service_on_the_internal_listener(
-    with_gateway: dict[str, Any], descriptor_set: Path
+@pytest.mark.parametrize(
+    ("service", "rpcs"), list(zip(MERCHANT_SERVICES, (5, 4, 7, 5), strict=True))
+)
+def test_no_workload_may_call_the_gateways_merchant_services_on_the_internal_listener(
+    with_gateway: dict[str, Any], descriptor_set: Path, service: str, rpcs: int
 ) -> None:
     granted = set().union(*(_paths(p) for p in _policies(with_gateway).values()))
-    payment_rpcs = {r.path for r in ec.grpc_rpcs(descriptor_set) if r.service == PAYMENTS}
+    paths = {r.path for r in ec.grpc_rpcs(descriptor_set) if r.service == service}
 
-    assert len(payment_rpcs) == 7
-    assert not payment_rpcs & granted
+    assert len(paths) == rpcs
+    assert not paths & granted
 
 
-def test_the_rest_edge_routes_payments_to_the_gateway_cluster(with_gateway: dict[str, Any]) -> None:
+def test_the_rest_edge_routes_the_merchant_services_to_the_gateway_cluster(
+    with_gateway: dict[str, Any],
+) -> None:
     routes = hcm(with_gateway, "rest")["route_config"]["virtual_hosts"][0]["routes"]
     clusters = {r["match"]["prefix"]: r.get("route", {}).get("cluster") for r in routes}
 
-    assert clusters[f"/{PAYMENTS}/"] == "gateway"
+    assert {clusters[f"/{service}/"] for service in MERCHANT_SERVICES} == {"gateway"}
     assert clusters[f"/{AUDIT}/"] == "identity"
 
 

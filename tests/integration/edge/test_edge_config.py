@@ -18,9 +18,12 @@ from scripts import envoy_config as ec
 from scripts.envoy_config import _descriptors
 from tests.integration.edge.config_support import (
     AUDIT,
+    BENEFICIARIES,
+    FX,
     IDENTITY,
     LEDGER,
     PAYMENTS,
+    PAYOUTS,
     downstream_tls,
     hcm,
     http_filter,
@@ -30,7 +33,15 @@ from tests.integration.edge.config_support import (
 
 
 def test_every_service_with_an_http_binding_is_transcoded(descriptor_set: Path) -> None:
-    assert ec.services_with_http(descriptor_set) == [PAYMENTS, AUDIT, IDENTITY, LEDGER]
+    assert ec.services_with_http(descriptor_set) == [
+        BENEFICIARIES,
+        FX,
+        PAYMENTS,
+        PAYOUTS,
+        AUDIT,
+        IDENTITY,
+        LEDGER,
+    ]
 
 
 def test_the_descriptor_set_carries_the_rich_error_types(descriptor_set: Path) -> None:
@@ -214,7 +225,10 @@ def test_the_catch_all_route_comes_last_so_ext_authz_always_runs(config: dict[st
     routes = hcm(config, "rest")["route_config"]["virtual_hosts"][0]["routes"]
 
     assert [r["match"]["prefix"] for r in routes] == [
+        f"/{BENEFICIARIES}/",
+        f"/{FX}/",
         f"/{PAYMENTS}/",
+        f"/{PAYOUTS}/",
         f"/{AUDIT}/",
         f"/{IDENTITY}/",
         f"/{LEDGER}/",

@@ -28,7 +28,12 @@ from svc_kit.principal import PRINCIPAL_HEADER
 from svc_kit.server import ServiceBinding, ServiceHost
 from svc_kit.settings import ServiceSettings
 from tests.e2e.stack_fixture import Edge, Services, service_tls, start_edge, start_services
-from tests.integration.edge.config_support import PAYMENTS, hcm, http_filter
+from tests.integration.edge.config_support import (
+    CURRENCYCLOUD_SERVICES,
+    PAYMENTS,
+    hcm,
+    http_filter,
+)
 
 KEY = "order-4711-attempt-1"
 BODY = {
@@ -46,12 +51,14 @@ def _rest_routes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["match"]["prefix"]: r for r in host["routes"] if "route" in r}
 
 
-def test_payment_routes_wait_60_s_and_every_other_rest_route_15_s(
+def test_payment_routes_wait_60_s_currencycloud_ones_75_s_and_every_other_rest_route_15_s(
     config: dict[str, Any],
 ) -> None:
     timeouts = {prefix: r["route"]["timeout"] for prefix, r in _rest_routes(config).items()}
 
     assert timeouts.pop(f"/{PAYMENTS}/") == "60s"
+    # Derived in test_edge_fx_routes.py.
+    assert [timeouts.pop(f"/{s}/") for s in CURRENCYCLOUD_SERVICES] == ["75s"] * 3
     assert timeouts and set(timeouts.values()) == {ec.DEFAULT_ROUTE_TIMEOUT}
 
 

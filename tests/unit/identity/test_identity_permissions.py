@@ -33,6 +33,7 @@ fx:read                 Y      Y        Y         Y       Y
 fx:write                Y      Y        -         Y       -
 beneficiaries:read      Y      Y        Y         Y       Y
 beneficiaries:write     Y      Y        -         Y       -
+balances:read           Y      Y        Y         Y       Y
 ledger:read             Y      -        -         -       -
 ledger:write            Y      -        -         -       -
 webhooks:manage         Y      Y        Y         -       -
@@ -62,7 +63,7 @@ def test_the_expected_matrix_names_every_role_and_every_permission_once() -> Non
 
     assert roles == {r.value for r in Role}
     assert permissions == {p.value for p in Permission}
-    assert len(MATRIX) == len(Role) * len(Permission) == 80
+    assert len(MATRIX) == len(Role) * len(Permission) == 85
 
 
 @pytest.mark.parametrize(
