@@ -271,6 +271,14 @@ class LedgerClient:
         request = pb.VoidTransactionRequest(transaction_id=transaction_id, request_id=request_id)
         await self._call("VoidTransaction", request)
 
+    async def reverse(self, transaction_id: str, *, request_id: str) -> str:
+        """Reverse a posted transaction with a new posted one mirroring it; the reversal's
+        id. A repeat under ``request_id`` answers the first reversal (the ledger reverses a
+        transaction at most once: another request id gets TRANSACTION_ALREADY_REVERSED)."""
+        request = pb.ReverseTransactionRequest(transaction_id=transaction_id, request_id=request_id)
+        reply = await self._call("ReverseTransaction", request)
+        return str(reply.transaction.id)
+
     async def get_balance(self, account_id: str) -> LedgerBalance:
         """The account's current balances."""
         reply = await self._call("GetBalance", pb.GetBalanceRequest(account_id=account_id))

@@ -8,6 +8,11 @@ whole, and every write goes through a version check, so nothing needs to join in
 Money columns are BIGINT minor units. Every write that changes an aggregate bumps ``version``
 and names the version it read, so two writers can never both win.
 
+Issue 6 adds quotes, conversions, beneficiaries and payouts the same way (a document beside
+the columns queries need). The database enforces what matters for money a second time
+(style.md rule 5): positive amounts, known statuses, two different currencies per quote,
+and one conversion per quote (a unique ``quote_id``), whatever a use case gets wrong.
+
 The outbox holds work that must reach another service (ledger postings, audit records, and,
 in the next issue, merchant webhooks): it is written in the same transaction as the state
 change that caused it, and drained afterwards, so nothing is lost in a crash and each item's
@@ -202,4 +207,120 @@ ledger_accounts = Table(
     Column("account_id", String(40), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("buy_currency", String(3), nullable=False),
+    Column("sell_currency", String(3), nullable=False),
+    Column("buy_amount_minor", BigInteger, nullable=False),
+    Column("sell_amount_minor", BigInteger, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    # The conversion that redeemed the quote; set once, by compare-and-set (fx_store).
+    Column("used_by", String(40), nullable=True),
+    Column("doc", Text, nullable=False),
+    CheckConstraint(
+        "buy_amount_minor > 0 AND sell_amount_minor > 0", name="ck_quotes_amounts_positive"
+    ),
+    CheckConstraint("buy_currency <> sell_currency", name="ck_quotes_currencies_differ"),
+)
+Index("ix_quotes_merchant_time", quotes.c.merchant_id, quotes.c.create_time)
+Index("ix_quotes_expire_time", quotes.c.expire_time)
+
+_CONVERSION_STATUSES = "'pending', 'awaiting_funds', 'funds_arrived', 'completed', 'failed'"
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("quote_id", String(40), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("buy_currency", String(3), nullable=False),
+    Column("sell_currency", String(3), nullable=False),
+    Column("buy_amount_minor", BigInteger, nullable=False),
+    Column("sell_amount_minor", BigInteger, nullable=False),
+    Column("provider_ref", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    # When the status poller should next ask the provider; NULL once final.
+    Column("next_check_at", DateTime(timezone=True), nullable=True),
+    Column("checks_done", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+    CheckConstraint(
+        "buy_amount_minor > 0 AND sell_amount_minor > 0", name="ck_conversions_amounts_positive"
+    ),
+    CheckConstraint(f"status IN ({_CONVERSION_STATUSES})", name="ck_conversions_status"),
+    CheckConstraint("version >= 0", name="ck_conversions_version"),
+)
+Index(
+    "ix_conversions_merchant_time",
+    conversions.c.merchant_id,
+    conversions.c.create_time,
+    conversions.c.id,
+)
+# A quote locks its rate for one conversion: the database refuses a second one too.
+Index("ux_conversions_quote", conversions.c.quote_id, unique=True)
+Index(
+    "ix_conversions_next_check",
+    conversions.c.next_check_at,
+    postgresql_where=text("next_check_at IS NOT NULL"),
+    sqlite_where=text("next_check_at IS NOT NULL"),
+)
+
+beneficiaries = Table(
+    "beneficiaries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("bank_country", String(2), nullable=False),
+    # Empty until the provider created it; only then may payouts name it.
+    Column("provider_ref", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("delete_time", DateTime(timezone=True), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+    CheckConstraint("version >= 0", name="ck_beneficiaries_version"),
+)
+Index(
+    "ix_beneficiaries_merchant_time",
+    beneficiaries.c.merchant_id,
+    beneficiaries.c.create_time,
+    beneficiaries.c.id,
+)
+
+_PAYOUT_STATUSES = "'pending', 'submitted', 'completed', 'failed', 'canceled'"
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("beneficiary_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("provider_ref", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("next_check_at", DateTime(timezone=True), nullable=True),
+    Column("checks_done", Integer, nullable=False),
+    Column("doc", Text, nullable=False),
+    CheckConstraint("amount_minor > 0", name="ck_payouts_amount_positive"),
+    CheckConstraint(f"status IN ({_PAYOUT_STATUSES})", name="ck_payouts_status"),
+    CheckConstraint("version >= 0", name="ck_payouts_version"),
+)
+Index("ix_payouts_merchant_time", payouts.c.merchant_id, payouts.c.create_time, payouts.c.id)
+Index("ix_payouts_beneficiary", payouts.c.beneficiary_id)
+Index(
+    "ix_payouts_next_check",
+    payouts.c.next_check_at,
+    postgresql_where=text("next_check_at IS NOT NULL"),
+    sqlite_where=text("next_check_at IS NOT NULL"),
 )

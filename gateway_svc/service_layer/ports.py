@@ -2,7 +2,8 @@
 
 Adapters implement them; the service layer and its tests depend only on these. The ledger
 and audit ports are shaped after the gateway's own clients, so ``LedgerClient`` and
-``AuditClient`` satisfy them as they are.
+``AuditClient`` satisfy them as they are; ``FxProvider`` is shaped after
+``CurrencycloudClient``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from gateway_svc.domain.fx_provider import (
+    BeneficiaryDetails,
+    BeneficiaryView,
+    ConversionTerms,
+    ConversionView,
+    FixedSide,
+    PayoutRequest,
+    PayoutView,
+    RateQuote,
+)
 from gateway_svc.domain.ledger_accounts import AccountSpec
 from gateway_svc.domain.providers import (
     AuthorizeCall,
@@ -124,6 +135,107 @@ class LedgerPort(Protocol):
 
     async def void(self, transaction_id: str, *, request_id: str) -> None:
         """Void a hold."""
+        ...
+
+    async def reverse(self, transaction_id: str, *, request_id: str) -> str:
+        """Reverse a posted transaction with a mirror-image posted one; the reversal's id.
+        (A conversion the provider closed after booking: ``fx_postings``.)"""
+        ...
+
+
+class BalanceView(Protocol):
+    """An account's balances as the ledger reports them (``ledger_client.LedgerBalance``),
+    signed by the account's normal side, in minor units of ``currency``."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def posted_minor(self) -> int: ...
+    @property
+    def pending_minor(self) -> int:
+        """Posted plus every pending entry."""
+        ...
+
+    @property
+    def available_minor(self) -> int:
+        """Posted minus pending entries against the normal side: what can be spent now."""
+        ...
+
+
+class FxLedgerPort(LedgerPort, Protocol):
+    """The ledger as the FX, payout and balance use cases need it: everything the relay
+    uses, plus a balance read (``GetBalances``)."""
+
+    async def get_balance(self, account_id: str) -> BalanceView:
+        """The account's current balances."""
+        ...
+
+
+class FxProvider(Protocol):
+    """The FX and payout provider (``adapters.providers.currencycloud.CurrencycloudClient``).
+
+    Contract: every method answers the provider's normalized view or raises
+    ``ProviderError`` (``ProviderValidationError`` with field violations for a refused
+    request, ``ProviderNotFound`` for an unknown id), whose ``kind`` says whether a repeat is
+    safe. Every create is idempotent under ``request_id`` (the provider's own request id is
+    derived from it), so the caller may repeat a create after any RETRIABLE or UNKNOWN error;
+    ``find_*`` read what a create under ``request_id`` made and never create anything.
+    """
+
+    async def get_rate(
+        self, buy_currency: str, sell_currency: str, fixed_side: FixedSide, amount_minor: int
+    ) -> RateQuote:
+        """A priced rate for ``amount_minor`` of the fixed side (nothing is booked)."""
+        ...
+
+    async def create_conversion(self, terms: ConversionTerms, request_id: str) -> ConversionView:
+        """Book a conversion."""
+        ...
+
+    async def get_conversion(self, conversion_id: str) -> ConversionView:
+        """A conversion by the provider's id."""
+        ...
+
+    async def find_conversion(self, request_id: str) -> ConversionView | None:
+        """The conversion ``create_conversion(..., request_id)`` made, or None."""
+        ...
+
+    async def validate_beneficiary(self, details: BeneficiaryDetails) -> BeneficiaryView:
+        """The provider's verdict on bank details; nothing is saved."""
+        ...
+
+    async def create_beneficiary(
+        self, details: BeneficiaryDetails, request_id: str
+    ) -> BeneficiaryView:
+        """Register a beneficiary."""
+        ...
+
+    async def find_beneficiary(self, request_id: str) -> BeneficiaryView | None:
+        """The beneficiary ``create_beneficiary(..., request_id)`` registered, or None."""
+        ...
+
+    async def delete_beneficiary(self, beneficiary_id: str) -> BeneficiaryView:
+        """Delete a beneficiary by the provider's id."""
+        ...
+
+    async def create_payment(self, payout: PayoutRequest, request_id: str) -> PayoutView:
+        """Send a payout."""
+        ...
+
+    async def get_payment(self, payment_id: str) -> PayoutView:
+        """A payout by the provider's id (canceled ones included)."""
+        ...
+
+    async def find_payment(self, request_id: str) -> PayoutView | None:
+        """The payout ``create_payment(..., request_id)`` made, or None."""
+        ...
+
+    async def cancel_payment(self, payment_id: str) -> PayoutView:
+        """Cancel a payout the provider has not sent yet; its final view."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the session and the connection pool."""
         ...
 
 

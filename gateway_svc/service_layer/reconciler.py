@@ -14,6 +14,10 @@ Kill Bill's janitor, for the gateway. Each pass (``run_once``):
 3. abandoned keyed requests and attempts (``completer``), and the key reaper.
 
 Nothing here ever sends a new charge: an UNKNOWN payment is only ever asked about.
+
+Keys of other use cases share the table and the completer's scan: their flows register how
+to resume them (``register_resumer``; the FX, beneficiary and payout flows do, in
+``wiring.build_fx``), so one pass settles every abandoned request, whatever its kind.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +47,7 @@ from .completer import Completer
 from .effects import AuditNote, enqueue_audit, enqueue_events, payment_details
 from .executor import Step, Tried, finished
 from .finishing import GATEWAY_ACTOR, event_id
+from .keys import KeyHold
 from .leases import leased
 from .metrics import RECONCILED
 from .payments import PaymentService
@@ -60,6 +66,28 @@ _TOO_RECENT = ProviderError(
 )
 HOLDER = "reconciler"
 ACTION = "gateway.payment.reconcile"
+Resume = Callable[[KeyHold], Awaitable[None]]
+"""How a flow pushes on an abandoned key of its operation (``CreatePaymentFlow.resume``)."""
+
+
+class _Completer(Completer):
+    """The completer, resuming registered operations too.
+
+    ``Completer._resume`` knows the payment operations only; the others are looked up here
+    first. (A ``resumers`` argument on ``Completer`` itself would make this subclass
+    unnecessary.)
+    """
+
+    def __init__(self, service: PaymentService, *, batch: int) -> None:
+        super().__init__(service, batch=batch)
+        self.resumers: dict[str, Resume] = {}
+
+    async def _resume(self, hold: KeyHold) -> None:
+        resume = self.resumers.get(hold.operation)
+        if resume is not None:
+            await resume(hold)
+        else:
+            await super()._resume(hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +109,16 @@ class Reconciler:
         self._rt = service.runtime
         self._batch = batch
         self._refunds = RefundReconciler(service.runtime, service.executor, batch=batch)
-        self._completer = Completer(service, batch=batch)
+        self._completer = _Completer(service, batch=batch)
+
+    def register_resumer(self, operation: str, resume: Resume) -> None:
+        """Resume abandoned keys of ``operation`` with ``resume`` (another use case's)."""
+        self._completer.resumers[operation] = resume
+
+    @property
+    def registered_operations(self) -> frozenset[str]:
+        """The operations registered with ``register_resumer``."""
+        return frozenset(self._completer.resumers)
 
     async def run_once(self, now: datetime | None = None) -> PassReport:
         """One pass over everything due at ``now`` (default: the runtime's clock)."""

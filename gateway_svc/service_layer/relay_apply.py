@@ -5,6 +5,13 @@ Ledger: the merchant's chart of accounts is opened before its first posting in a
 so a restart does not ask again). A post or void names its hold by the hold's request id;
 the hold's transaction id was remembered when the hold was created. If it was not yet (the
 hold's item is delivered but its result not recorded), the item waits (``NotReady``).
+
+Conversions and payouts: a multi-currency create (a conversion's two legs) sends each leg in
+its own currency; a reverse names the posted transaction by its request id, like a post; a
+payload marked ``fx`` opens the books' FX accounts (``fx_postings.fx_accounts``) with the
+chart. Conversion and payout holds are placed by the use cases themselves, before the
+provider call (``fx_holds``), and remembered there, so their post, void or reverse finds
+the transaction id the same way.
 """
 
 from __future__ import annotations
@@ -17,10 +24,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.audit_client import AuditActor, AuditEvent, AuditOutcome
-from gateway_svc.domain.ledger_accounts import Books, chart_of_accounts
+from gateway_svc.domain.fx_postings import (
+    MultiCurrencyTransactionPlan,
+    ReverseTransactionPlan,
+    fx_accounts,
+)
+from gateway_svc.domain.ledger_accounts import AccountSpec, Books, chart_of_accounts
 from gateway_svc.domain.postings import CreateTransactionPlan, PostTransactionPlan
 
-from .ledger_payloads import payload_books, payload_plan
+from .ledger_payloads import payload_books, payload_opens_fx, payload_plan
 from .ports import LedgerPort
 from .unit_of_work import GatewayUnitOfWork
 
@@ -46,27 +58,18 @@ class LedgerApplier:
         self._engine = engine
         self._ledger = ledger
         self._clock = clock
-        self._opened: set[Books] = set()
+        self._opened: set[tuple[Books, bool]] = set()
 
     async def apply(self, payload: Mapping[str, Any]) -> Delivered:
         """Send one posting; raises what the port raises, or NotReady."""
         plan = payload_plan(payload)
-        if isinstance(plan, CreateTransactionPlan):
-            await self._open(payload_books(payload))
-            entries = [
-                (leg.account_code, leg.side.value, leg.amount_minor, plan.currency)
-                for leg in plan.legs
-            ]
-            transaction_id = await self._ledger.create_transaction(
-                entries,
-                request_id=plan.request_id,
-                pending=plan.pending,
-                pending_timeout_s=plan.pending_timeout_s,
-                external_ref=plan.external_ref,
-                metadata=plan.metadata,
-                description=plan.description,
-            )
-            return Delivered(plan.request_id, transaction_id)
+        if isinstance(plan, CreateTransactionPlan | MultiCurrencyTransactionPlan):
+            await self._open(payload_books(payload), fx=payload_opens_fx(payload))
+            return Delivered(plan.request_id, await self._create(plan))
+        if isinstance(plan, ReverseTransactionPlan):
+            posted = await self._hold(plan.original_request_id)
+            reversal = await self._ledger.reverse(posted, request_id=plan.request_id)
+            return Delivered(plan.request_id, reversal)
         hold = await self._hold(plan.hold_request_id)
         if isinstance(plan, PostTransactionPlan):
             await self._ledger.post(
@@ -76,6 +79,20 @@ class LedgerApplier:
             await self._ledger.void(hold, request_id=plan.request_id)
         return Delivered()
 
+    async def _create(self, plan: CreateTransactionPlan | MultiCurrencyTransactionPlan) -> str:
+        """One CreateTransaction; its ledger id."""
+        return await self._ledger.create_transaction(
+            transaction_entries(plan),
+            request_id=plan.request_id,
+            pending=plan.pending,
+            pending_timeout_s=(
+                plan.pending_timeout_s if isinstance(plan, CreateTransactionPlan) else None
+            ),
+            external_ref=plan.external_ref,
+            metadata=plan.metadata,
+            description=plan.description,
+        )
+
     async def _hold(self, hold_request_id: str) -> str:
         async with GatewayUnitOfWork(self._engine, read_only=True) as uow:
             found = await uow.ledger_refs.transaction_id(hold_request_id)
@@ -83,10 +100,12 @@ class LedgerApplier:
             raise NotReady(f"hold {hold_request_id} has no ledger transaction recorded yet")
         return found
 
-    async def _open(self, books: Books) -> None:
-        if books in self._opened:
+    async def _open(self, books: Books, *, fx: bool) -> None:
+        if (books, fx) in self._opened:
             return
-        chart = chart_of_accounts(books)
+        chart: tuple[AccountSpec, ...] = chart_of_accounts(books)
+        if fx:
+            chart += fx_accounts(books)
         async with GatewayUnitOfWork(self._engine, read_only=True) as uow:
             known = await uow.ledger_refs.known_accounts(spec.code for spec in chart)
         if len(known) < len(chart):
@@ -94,7 +113,16 @@ class LedgerApplier:
             async with GatewayUnitOfWork(self._engine) as uow:
                 await uow.ledger_refs.remember_accounts(ids, books.currency, self._clock())
                 await uow.commit()
-        self._opened.add(books)
+        self._opened.add((books, fx))
+
+
+def transaction_entries(
+    plan: CreateTransactionPlan | MultiCurrencyTransactionPlan,
+) -> list[tuple[str, str, int, str]]:
+    """A plan's legs as the port's ``(account_code, side, amount_minor, currency)`` entries."""
+    if isinstance(plan, MultiCurrencyTransactionPlan):
+        return [(g.account_code, g.side.value, g.amount_minor, g.currency) for g in plan.legs]
+    return [(g.account_code, g.side.value, g.amount_minor, plan.currency) for g in plan.legs]
 
 
 def audit_event(payload: Mapping[str, Any]) -> AuditEvent:

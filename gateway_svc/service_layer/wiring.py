@@ -4,6 +4,11 @@
 the ledger and audit clients: it returns the ``PaymentService`` the servicer calls, the
 outbox relay (kicked by every commit that enqueues work) and the reconciler, with
 ``start``/``stop`` for the host's lifecycle.
+
+``build_fx`` adds the FX, beneficiary and payout use cases on the same runtime (engine,
+clock, outbox relay, idempotency keys) once there is an FX provider adapter: their services,
+and the status poller, with the same lifecycle. Their abandoned keys are resumed by the
+payments' reconciler, whose completer scans every key (``Reconciler.register_resumer``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.domain.breaker import Breakers, Transition
+from gateway_svc.domain.fx import QuotePolicy
 from gateway_svc.domain.postings import FeeSchedule
 from gateway_svc.domain.providers import Provider
 from gateway_svc.domain.retry import ReconcileSchedule
@@ -25,8 +31,19 @@ from gateway_svc.domain.routing import RoutingTable, default_table
 from gateway_svc.domain.routing_config import parse_rules
 from gateway_svc.settings import GatewaySettings
 
+from . import beneficiary_flow, fx_conversions, keys, payout_cancel, payout_flow
+from .balances import Balances
+from .beneficiary_service import BeneficiaryService
+from .fx_calls import FxCaller
+from .fx_effects import PollPolicy
+from .fx_poller import FxStatusPoller
+from .fx_quotes import QuoteDesk
+from .fx_service import FxService
 from .payments import PaymentService
-from .ports import AuditPort, LedgerPort, PaymentProvider
+from .payout_cancel import PayoutCancel
+from .payout_flow import PayoutFlow
+from .payout_service import PayoutService
+from .ports import AuditPort, FxLedgerPort, FxProvider, LedgerPort, PaymentProvider
 from .reconciler import Reconciler
 from .relay import OutboxRelay
 from .runtime import GatewayRuntime
@@ -106,3 +123,71 @@ def build_payments(
     )
     service = PaymentService(runtime)
     return PaymentWorkers(service, relay, Reconciler(service), settings.reconciler_interval_s)
+
+
+@dataclass
+class FxWorkers:
+    """The FX, beneficiary and payout services, and the status poller's loop."""
+
+    fx: FxService
+    beneficiaries: BeneficiaryService
+    payouts: PayoutService
+    poller: FxStatusPoller
+    provider: FxProvider
+    poll_interval_s: float
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the status poller on the running loop (the payments' relay and reconciler
+        deliver and complete the FX work too)."""
+        if self._task is None:
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self.poller.run_forever(self.poll_interval_s))
+
+    async def stop(self) -> None:
+        """Stop the poller; a pass cut short is simply done again after a restart."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def build_fx(
+    runtime: GatewayRuntime,
+    reconciler: Reconciler,
+    provider: FxProvider,
+    ledger: FxLedgerPort,
+    *,
+    quotes: QuotePolicy | None = None,
+    poll: PollPolicy | None = None,
+    poll_interval_s: float = 5.0,
+) -> FxWorkers:
+    """The FX use cases on ``runtime`` (the payments' one: ``PaymentWorkers.service.runtime``),
+    their abandoned keys registered with ``reconciler``. ``provider`` is the FX adapter
+    (``CurrencycloudClient``), ``ledger`` the ledger client; ``quotes`` the quote window and
+    markup (default 30 s, no markup)."""
+    caller = FxCaller(runtime, provider)
+    poll = poll or PollPolicy()
+    desk = QuoteDesk(runtime, caller, quotes or QuotePolicy())
+    converting = fx_conversions.ConversionFlow(runtime, caller, ledger, desk, poll)
+    beneficiaries = BeneficiaryService(runtime, caller)
+    creating = PayoutFlow(runtime, caller, ledger, poll)
+    canceling = PayoutCancel(runtime, caller, poll)
+
+    async def forget_cancel(hold: keys.KeyHold) -> None:
+        # Nothing is recorded before the provider answers a cancel: the poller reconciles.
+        await keys.drop(runtime, hold)
+
+    reconciler.register_resumer(fx_conversions.CONVERT, converting.resume)
+    reconciler.register_resumer(beneficiary_flow.CREATE, beneficiaries.creating.resume)
+    reconciler.register_resumer(payout_flow.CREATE, creating.resume)
+    reconciler.register_resumer(payout_cancel.CANCEL, forget_cancel)
+    return FxWorkers(
+        fx=FxService(runtime, desk, converting),
+        beneficiaries=beneficiaries,
+        payouts=PayoutService(runtime, creating, canceling, Balances(runtime, ledger)),
+        poller=FxStatusPoller(runtime, caller, poll),
+        provider=provider,
+        poll_interval_s=poll_interval_s,
+    )

@@ -182,6 +182,22 @@ class LedgerRecorder:
         tx.status = "VOIDED"
         self.by_request[request_id] = transaction_id
 
+    async def reverse(self, transaction_id: str, *, request_id: str) -> str:
+        """ReverseTransaction: a posted mirror of a posted transaction (the FX relay's)."""
+        self._gate("reverse", request_id)
+        if request_id in self.by_request:
+            return self.by_request[request_id]
+        tx = self.txs[transaction_id]
+        if tx.status not in ("POSTED", "POSTED_FROM_HOLD"):
+            raise LedgerRefused(
+                "not posted", code=grpc.StatusCode.FAILED_PRECONDITION,
+                reason="TRANSACTION_NOT_REVERSIBLE",
+            )  # fmt: skip
+        mirrored = [
+            (c, "CREDIT" if s == "DEBIT" else "DEBIT", a, cur) for c, s, a, cur in tx.entries
+        ]
+        return await self.create_transaction(mirrored, request_id=request_id)
+
     def holds(self) -> list[_Tx]:
         """Transactions created as holds (pending at creation), any status now."""
         return [tx for tx in self.txs.values() if tx.pending]
