@@ -14,6 +14,13 @@ Provider credentials are ``SecretStr``: their values never appear in ``repr``, l
 ``--help``. Their defaults are the sandbox's own test credentials (sandbox/config.py holds
 the same literals; the gateway never imports sandbox), so a development stack needs only the
 sandbox's URL. An empty ``BASE_URL`` means "not configured": routing skips that provider.
+
+Currencycloud (``GATEWAY_CURRENCYCLOUD__*``) is the FX and payout provider, not a card
+provider, so it stays out of ``PROVIDER_FIELDS``, which routing and the card adapter builder
+iterate. Without its ``BASE_URL`` the FX, beneficiary and payout RPCs answer UNAVAILABLE
+(FX_PROVIDER_NOT_CONFIGURED); GetBalances, which reads only the ledger, still answers.
+``FX_QUOTE_TTL_S``, ``FX_MARKUP_BPS`` and ``FX_POLL_INTERVAL_S`` tune quotes and the status
+poller.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway_svc.domain.fx import DEFAULT_QUOTE_TTL, MAX_MARKUP_BPS, MAX_QUOTE_TTL, MIN_QUOTE_TTL
 from svc_kit.settings import ServiceSettings, is_loopback_addr
 
 _ENV_PREFIX = "GATEWAY_"
@@ -141,6 +149,28 @@ class PayPalSettings(ProviderSettings):
         return self.configured and self.sandbox and not _is_paypal_host(self.base_url)
 
 
+class CurrencycloudSettings(ProviderSettings):
+    """Currencycloud (FX, beneficiaries, payouts): a login with ``login_id`` and ``api_key``
+    buys a session token, sent as ``X-Auth-Token``."""
+
+    # The card-provider wording of these two does not fit an FX provider.
+    base_url: str = Field(
+        default="",
+        description="the provider's API root (https://devapi.currencycloud.com, or the "
+        "sandbox's https://<host>:<port>/currencycloud); empty: not configured, the FX, "
+        "beneficiary and payout RPCs answer UNAVAILABLE (FX_PROVIDER_NOT_CONFIGURED)",
+    )
+    sandbox: bool = Field(
+        default=True,
+        description="a test environment (the paymesh sandbox or Currencycloud's demo)",
+    )
+    login_id: str = Field(default="sandbox@paymesh.local", description="API login id (an email)")
+    api_key: SecretStr = Field(
+        default=SecretStr("cb58751f6736223873756fa0659c26ec49bcea1f22b9892143cecd895797ef29"),
+        description="API key (64 hex characters)",
+    )
+
+
 def _is_paypal_host(url: str) -> bool:
     host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
     host = host.lower().rstrip(".")
@@ -176,6 +206,30 @@ class GatewaySettings(ServiceSettings):
     )
     razorpay: RazorpaySettings = Field(default_factory=RazorpaySettings, description="Razorpay")
     paypal: PayPalSettings = Field(default_factory=PayPalSettings, description="PayPal")
+    currencycloud: CurrencycloudSettings = Field(
+        default_factory=CurrencycloudSettings, description="Currencycloud"
+    )
+    fx_quote_ttl_s: float = Field(
+        default=DEFAULT_QUOTE_TTL.total_seconds(),
+        ge=MIN_QUOTE_TTL.total_seconds(),
+        le=MAX_QUOTE_TTL.total_seconds(),
+        description="seconds an FX quote locks its rate; a conversion on it after that is "
+        "refused with QUOTE_EXPIRED",
+    )
+    fx_markup_bps: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_MARKUP_BPS,
+        description="the platform's markup on the provider's FX rate, basis points against "
+        "the merchant",
+    )
+    fx_poll_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="seconds between status poller passes over open conversions and payouts "
+        "(each is checked 5 s after its creation, then at doubling intervals)",
+    )
     routing_rules: str = Field(
         default="",
         description="routing rules, '[<id>@]<merchant>:<currencies>:<method>=<provider>,...' "
@@ -200,8 +254,10 @@ class GatewaySettings(ServiceSettings):
         ge=0,
         le=86400,
         description="how old an authorization must be before a provider's 'no such payment'"
-        " fails it: a search index may lag writes (Stripe's by up to a minute); unset: 0 when"
-        " every provider is a sandbox, 300 otherwise",
+        " fails it: the provider may still be working on a timed-out call, and a search index"
+        " may lag writes (Stripe's by up to a minute); unset: as long as an attempt's calls"
+        " can stay outstanding (3 tries of the slowest provider's timeouts plus backoff), and"
+        " at least 300 when any provider is live",
     )
     idempotency_lock_timeout_s: float = Field(
         default=90.0,
@@ -241,6 +297,9 @@ class GatewaySettings(ServiceSettings):
 
 
 PROVIDER_FIELDS = ("stripe", "authorizenet", "razorpay", "paypal")
+"""The card providers: routing and the card adapter builder iterate these."""
+NESTED_FIELDS = (*PROVIDER_FIELDS, "currencycloud")
+"""Every nested provider model, each listed field by field in ``--help``."""
 
 
 def gateway_settings_help() -> str:
@@ -251,7 +310,7 @@ def gateway_settings_help() -> str:
     """
     rows = [("VARIABLE", "DEFAULT", "DESCRIPTION")]
     for name, info in GatewaySettings.model_fields.items():
-        if name in PROVIDER_FIELDS:
+        if name in NESTED_FIELDS:
             rows.extend(_provider_rows(name))
         else:
             rows.append(

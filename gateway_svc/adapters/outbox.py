@@ -158,6 +158,16 @@ class Outbox:
             )
         )
 
+    async def release(self, item_ids: list[int], now: datetime) -> None:
+        """Hand claimed items back at once (a relay stopping mid-pass), instead of leaving
+        them leased until the lease runs out."""
+        if item_ids:
+            await self._conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(item_ids), outbox.c.done_at.is_(None))
+                .values(available_at=now)
+            )
+
     async def park(self, item_id: int, error: str, now: datetime) -> None:
         """Give up on an item until an operator looks: it stays undone and keeps blocking
         its group (a later posting of the same payment must not overtake it)."""

@@ -102,8 +102,15 @@ class OutboxRelay:
         if not items:
             return 0
         result = _Pass()
-        # Items of a pass belong to different groups, so they may go out concurrently.
-        await asyncio.gather(*(self._deliver(item, result) for item in items))
+        try:
+            # Items of a pass belong to different groups, so they may go out concurrently.
+            await asyncio.gather(*(self._deliver(item, result) for item in items))
+        except asyncio.CancelledError:
+            # Stopped mid-pass (a deploy): record what went out and hand the rest back now,
+            # not after lease_s, so a restarted or sibling relay delivers it at once. A
+            # repeat of an item whose call did land is harmless: delivery is idempotent.
+            await asyncio.shield(self._record(result, release=items))
+            raise
         await self._record(result)
         return len(items)
 
@@ -150,9 +157,12 @@ class OutboxRelay:
         log("outbox item failed: %s %s: %s", item.kind, item.dedupe_key, error)
         result.retry.append((item, error))
 
-    async def _record(self, result: _Pass) -> None:
+    async def _record(self, result: _Pass, release: list[OutboxItem] | None = None) -> None:
         now = self._clock()
+        handled = {*result.done, *(i.id for i, _ in result.retry), *(i.id for i, _ in result.park)}
+        unfinished = [item.id for item in release or [] if item.id not in handled]
         async with GatewayUnitOfWork(self._engine) as uow:
+            await uow.outbox.release(unfinished, now)
             for request_id, transaction_id in result.refs:
                 await uow.ledger_refs.remember_transaction(request_id, transaction_id, now)
             await uow.outbox.complete(result.done, now)

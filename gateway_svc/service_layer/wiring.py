@@ -26,7 +26,7 @@ from gateway_svc.domain.breaker import Breakers, Transition
 from gateway_svc.domain.fx import QuotePolicy
 from gateway_svc.domain.postings import FeeSchedule
 from gateway_svc.domain.providers import Provider
-from gateway_svc.domain.retry import ReconcileSchedule
+from gateway_svc.domain.retry import ReconcileSchedule, RetryPolicy
 from gateway_svc.domain.routing import RoutingTable, default_table
 from gateway_svc.domain.routing_config import parse_rules
 from gateway_svc.settings import GatewaySettings
@@ -92,12 +92,20 @@ def routing_table(settings: GatewaySettings) -> RoutingTable:
 
 
 def not_found_grace_s(settings: GatewaySettings, providers: Mapping[str, PaymentProvider]) -> float:
-    """The configured grace, or 0 when every provider is a sandbox (its lookups see every
-    write at once) and 300 s when any is live (Stripe's search lags writes by up to a
-    minute; failing a charged payment would be far worse than settling it later)."""
+    """The configured grace; else long enough that a request the provider is still working
+    on is never taken for one that never arrived: at least as long as an attempt can keep
+    calls outstanding (every try of the retry policy at the slowest configured provider's
+    timeout plus connect timeout, and the backoff between them: the attempt's clock starts
+    at its first try), and 300 s when any provider is live (Stripe's search lags writes by
+    up to a minute; failing a charged payment would be far worse than settling it later)."""
     if settings.reconciler_not_found_grace_s is not None:
         return settings.reconciler_not_found_grace_s
-    return 0.0 if all(p.sandbox for p in providers.values()) else 300.0
+    configured = [p for p in settings.providers().values() if p.configured]
+    per_try_s = max((p.timeout_s + p.connect_timeout_s for p in configured), default=0.0)
+    policy = RetryPolicy()
+    in_flight_s = policy.max_attempts * per_try_s + policy.max_wait_s * (policy.max_attempts - 1)
+    live = not all(p.sandbox for p in providers.values())
+    return max(in_flight_s, 300.0 if live else 0.0)
 
 
 def build_payments(
