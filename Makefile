@@ -36,7 +36,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 .PHONY: help venv run test gen check-gen lint fmt typecheck buf-lint buf-build \
-	imports envoy-validate compose-validate bench bench-authz bench-edge lock clean
+	imports envoy-validate compose-validate bench bench-authz bench-edge bench-payments lock clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -128,6 +128,12 @@ bench-authz: venv ## benchmark identity's ext_authz Check against a trivial gRPC
 # Python Check; BENCH_ARGS=--help lists the rest. The report goes to bench/results/.
 bench-edge: venv ## benchmark REST via Envoy (with/without ext_authz), direct gRPC, pass-through
 	$(BIN)/python -m bench.edge $(BENCH_ARGS)
+
+# Needs h2load (Debian: nghttp2-client) and the local PostgreSQL (--pg-url). Starts the stack
+# `make run` starts, with its databases on PostgreSQL; BENCH_ARGS=--help lists the flags. The
+# report goes to bench/results/.
+bench-payments: venv ## benchmark payments end to end (REST, gateway, sandbox, ledger on PostgreSQL)
+	$(BIN)/python -m bench.payments $(BENCH_ARGS)
 
 # Re-resolves requirements.in with pip-tools from a throwaway venv; pass
 # LOCK_ARGS=--upgrade (or --upgrade-package NAME) to move versions forward.
