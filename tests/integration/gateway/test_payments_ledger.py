@@ -1,7 +1,8 @@
 """After a mixed workload over REST, the ledger's books of the merchant (read through the
-ledger's own REST API) hold exactly what the payments say: captures posted, refunds paid
-out, provider fees expensed, open authorizations as holds, and nothing for voided, declined
-or released money. And identity's audit log names the merchant's API key for each one."""
+ledger's own REST API) hold exactly what the payments and the providers' own records say:
+captures posted, refunds paid out, provider fees expensed, open authorizations as holds, and
+nothing for voided, declined or released money. And identity's audit log names the
+merchant's API key for each one."""
 
 from __future__ import annotations
 
@@ -77,12 +78,44 @@ def _expected(payments: list[dict[str, Any]], merchant_id: str) -> dict[str, Tot
     return out
 
 
+# Each simulator's own words for a payment's captured and refunded minor units.
+_PROVIDER_FIELDS = {
+    "stripe": ("captured", "refunded"),
+    "authorizenet": ("captured_minor", "refunded_minor"),
+    "razorpay": ("captured", "refunded"),
+    "paypal": ("captured_minor", "refunded_minor"),
+}
+
+
+async def _provider_says(stack: GatewayStack, payments: list[dict[str, Any]]) -> dict[str, int]:
+    """Captured and refunded per currency, from the providers' own records (the sandbox)."""
+    out: dict[str, int] = defaultdict(int)
+    for p in payments:
+        if not p.get("provider_reference"):
+            continue  # declined before the provider kept anything
+        provider = p["provider"]
+        state = await stack.services.sandbox_control.state(provider)
+        record = state["payments"][p["provider_reference"]]
+        captured, refunded = _PROVIDER_FIELDS[provider]
+        currency = p["amount"]["currency_code"]
+        out[f"{currency}/captured"] += int(record[captured])
+        out[f"{currency}/refunded"] += int(record[refunded])
+    return dict(out)
+
+
 @pytest.mark.slow  # thirteen REST calls and the outbox drain: about 1.5 s
 async def test_the_ledger_books_equal_what_the_payments_say(
     stack: GatewayStack, merchant: Merchant, rest: httpx.AsyncClient
 ) -> None:
     ids = await _workload(merchant)
     payments = [(await merchant.get(pid)).json()["payment"] for pid in ids]
+    # The providers' records agree with the payments, so the ledger checked against the
+    # payments below is checked against the providers too.
+    ours: dict[str, int] = defaultdict(int)
+    for p in payments:
+        ours[f"{p['amount']['currency_code']}/captured"] += minor(p["amount_captured"])
+        ours[f"{p['amount']['currency_code']}/refunded"] += minor(p["amount_refunded"])
+    assert await _provider_says(stack, payments) == dict(ours)
 
     await stack.parts.payments.relay.drain()
     ledger = await books(stack.edge, rest, merchant.merchant_id)
