@@ -31,8 +31,9 @@ _OFFLINE = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gateway_svc",
-        description="paymesh's payment gateway (gRPC: paymesh.gateway.v1.PaymentService); "
-        "it reaches the ledger and identity through Envoy's internal listener.",
+        description="paymesh's payment gateway (gRPC: paymesh.gateway.v1.PaymentService, "
+        "FxService, BeneficiaryService, PayoutService); it reaches the ledger and identity "
+        "through Envoy's internal listener.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="environment variables (provider settings nest with a double underscore):\n"
         + textwrap.indent(gateway_settings_help(), "  "),

@@ -1,16 +1,24 @@
 """Assembles the gateway: engine, migrations, ledger and audit clients, provider adapters,
-the payment use cases and their workers, and the host that serves PaymentService.
+the payment and FX use cases and their workers, and the host that serves PaymentService,
+FxService, BeneficiaryService and PayoutService.
 
 ``build_parts`` makes everything (nothing is called yet); ``create_app`` puts it behind a
 ServiceHost (health, reflection, the shared interceptors, the gateway's error table). The
-host starts the outbox relay and the reconciler once it serves, and on stop, after the
-in-flight RPCs have drained, stops them and closes the adapters, the clients and the engine.
+host starts the outbox relay, the reconciler and the FX status poller once it serves, and on
+stop, after the in-flight RPCs have drained, stops them and closes the adapters (the
+Currencycloud client closes its session), the clients and the engine.
+
+The FX use cases exist only with a configured FX provider (``GATEWAY_CURRENCYCLOUD__BASE_URL``);
+their three services are served either way, answering FX_PROVIDER_NOT_CONFIGURED without one
+(``entrypoints.fx_common``), so a client can tell a deployment without the provider from a
+gateway without the API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,22 +27,35 @@ from gateway_svc.adapters.internal_rpc import ClientTls
 from gateway_svc.adapters.ledger_client import LedgerClient
 from gateway_svc.adapters.migrate import migrate
 from gateway_svc.adapters.providers.authorizenet import AuthorizeNetConfig, AuthorizeNetProvider
+from gateway_svc.adapters.providers.currencycloud import CurrencycloudClient, CurrencycloudConfig
 from gateway_svc.adapters.providers.http import HttpConfig
 from gateway_svc.adapters.providers.paypal import PayPalConfig, PayPalProvider
 from gateway_svc.adapters.providers.razorpay import RazorpayConfig, RazorpayProvider
 from gateway_svc.adapters.providers.stripe import StripeConfig, StripeProvider
+from gateway_svc.domain.fx import QuotePolicy
+from gateway_svc.entrypoints.beneficiary_servicer import BeneficiaryServicer
 from gateway_svc.entrypoints.errors import MAPPER
+from gateway_svc.entrypoints.fx_servicer import FxServicer
+from gateway_svc.entrypoints.payout_servicer import PayoutServicer
 from gateway_svc.entrypoints.servicer import PaymentServicer
+from gateway_svc.service_layer.balances import Balances
 from gateway_svc.service_layer.ports import PaymentProvider
-from gateway_svc.service_layer.wiring import PaymentWorkers, build_payments
-from gateway_svc.settings import GatewaySettings
-from paymesh.gateway.v1 import payments_pb2_grpc
+from gateway_svc.service_layer.wiring import FxWorkers, PaymentWorkers, build_fx, build_payments
+from gateway_svc.settings import GatewaySettings, ProviderSettings
+from paymesh.gateway.v1 import (
+    beneficiaries_pb2_grpc,
+    fx_pb2_grpc,
+    payments_pb2_grpc,
+    payouts_pb2_grpc,
+)
 from svc_kit import db
 from svc_kit.metrics import register_pool
-from svc_kit.principal import EDGE_SPIFFE_ID
 from svc_kit.server import ServiceBinding, ServiceHost
 
 SERVICE_NAME = "paymesh.gateway.v1.PaymentService"
+FX_SERVICE_NAME = "paymesh.gateway.v1.FxService"
+BENEFICIARY_SERVICE_NAME = "paymesh.gateway.v1.BeneficiaryService"
+PAYOUT_SERVICE_NAME = "paymesh.gateway.v1.PayoutService"
 
 
 @dataclass(frozen=True)
@@ -51,17 +72,32 @@ class GatewayParts:
     """The provider adapters, by name; see ``build_providers``."""
     payments: PaymentWorkers
     """The payment use cases, the outbox relay and the reconciler."""
+    balances: Balances
+    """GetBalances, which needs only the ledger (served with or without an FX provider)."""
+    fx: FxWorkers | None = None
+    """The FX, beneficiary and payout use cases and the status poller; None without an FX
+    provider."""
+    fx_client: CurrencycloudClient | None = None
+    """The FX provider's adapter, closed (its session too) with the parts."""
 
     async def start(self) -> None:
-        """Start the relay and the reconciler on the serving loop (the host's on_start)."""
+        """Start the relay, the reconciler and the FX status poller on the serving loop
+        (the host's on_start)."""
         self.payments.start()
+        if self.fx is not None:
+            self.fx.start()
 
     async def close(self) -> None:
         """Stop the workers, close the adapters and the clients, then the engine; the host
         calls it after draining (a worker's half-done item is claimed again on restart)."""
+        # The poller first: its pass may still enqueue postings for the relay to deliver.
+        if self.fx is not None:
+            await self.fx.stop()
         await self.payments.stop()
         for adapter in self.providers.values():
             await adapter.aclose()
+        if self.fx_client is not None:
+            await self.fx_client.aclose()
         await self.ledger.close()
         await self.audit.close()
         await self.engine.dispose()
@@ -80,25 +116,47 @@ def client_tls(settings: GatewaySettings) -> ClientTls | None:
     return ClientTls(settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file)
 
 
-def provider_http_configs(settings: GatewaySettings) -> dict[str, HttpConfig]:
-    """``HttpConfig`` of every configured provider (a non-empty base_url), by name.
+def http_config(settings: GatewaySettings, provider: ProviderSettings) -> HttpConfig:
+    """How to reach one provider. A sandbox provider without its own CA file trusts the
+    gateway's CA (the dev CA, which issues the sandbox's certificate); a live one the
+    system trust store."""
+    return HttpConfig(
+        base_url=provider.base_url,
+        sandbox=provider.sandbox,
+        timeout_s=provider.timeout_s,
+        connect_timeout_s=provider.connect_timeout_s,
+        max_connections=provider.max_connections,
+        max_keepalive=min(provider.max_connections, 50),
+        ca_file=provider.resolved_ca_file(settings.tls_ca_file),
+    )
 
-    A sandbox provider without its own CA file trusts the gateway's CA (the dev CA, which
-    issues the sandbox's certificate); a live one the system trust store.
-    """
+
+def provider_http_configs(settings: GatewaySettings) -> dict[str, HttpConfig]:
+    """``HttpConfig`` of every configured card provider (a non-empty base_url), by name."""
     return {
-        name: HttpConfig(
-            base_url=provider.base_url,
-            sandbox=provider.sandbox,
-            timeout_s=provider.timeout_s,
-            connect_timeout_s=provider.connect_timeout_s,
-            max_connections=provider.max_connections,
-            max_keepalive=min(provider.max_connections, 50),
-            ca_file=provider.resolved_ca_file(settings.tls_ca_file),
-        )
+        name: http_config(settings, provider)
         for name, provider in settings.providers().items()
         if provider.configured
     }
+
+
+def build_currencycloud(settings: GatewaySettings) -> CurrencycloudClient | None:
+    """The FX provider's adapter, or None when Currencycloud is not configured. Its API key
+    leaves the SecretStr only here, into a config whose ``repr`` hides it again."""
+    cc = settings.currencycloud
+    if not cc.configured:
+        return None
+    config = CurrencycloudConfig(
+        http_config(settings, cc), cc.login_id, cc.api_key.get_secret_value()
+    )
+    return CurrencycloudClient(config)
+
+
+def quote_policy(settings: GatewaySettings) -> QuotePolicy:
+    """The quote window and markup from settings (their bounds are the policy's own)."""
+    return QuotePolicy(
+        ttl=timedelta(seconds=settings.fx_quote_ttl_s), markup_bps=settings.fx_markup_bps
+    )
 
 
 def build_providers(
@@ -163,6 +221,19 @@ async def build_parts(settings: GatewaySettings) -> GatewayParts:
     providers = build_providers(settings, configs)
     ledger = LedgerClient.connect(settings.ledger_addr, tls, timeout_s=timeout_s)
     audit = AuditClient.connect(settings.identity_addr, tls, timeout_s=timeout_s)
+    payments = build_payments(settings, engine, providers, ledger, audit)
+    runtime = payments.service.runtime
+    fx_client = build_currencycloud(settings)
+    fx = None
+    if fx_client is not None:
+        fx = build_fx(
+            runtime,
+            payments.reconciler,
+            fx_client,
+            ledger,
+            quotes=quote_policy(settings),
+            poll_interval_s=settings.fx_poll_interval_s,
+        )
     return GatewayParts(
         settings=settings,
         engine=engine,
@@ -170,23 +241,43 @@ async def build_parts(settings: GatewaySettings) -> GatewayParts:
         audit=audit,
         provider_configs=configs,
         providers=providers,
-        payments=build_payments(settings, engine, providers, ledger, audit),
+        payments=payments,
+        balances=fx.payouts.balances if fx is not None else Balances(runtime, ledger),
+        fx=fx,
+        fx_client=fx_client,
     )
 
 
 def _bindings(parts: GatewayParts) -> list[ServiceBinding]:
-    """PaymentService, built on ``parts``."""
-    servicer = PaymentServicer(
-        parts.payments.service,
-        edge_spiffe_id=EDGE_SPIFFE_ID,
-        # On a plaintext loopback server (tests) there is no peer identity to check.
-        trust_plaintext=parts.settings.plaintext,
-    )
+    """PaymentService, FxService, BeneficiaryService and PayoutService, built on ``parts``
+    (the last three with None use cases when there is no FX provider). Each believes the
+    principal header only from Envoy's SPIFFE id (their default ``edge_spiffe_id``)."""
+    # On a plaintext loopback server (tests) there is no peer identity to check.
+    trust = parts.settings.plaintext
+    fx = parts.fx
+    payments = PaymentServicer(parts.payments.service, trust_plaintext=trust)
+    quotes = FxServicer(fx.fx if fx else None, trust_plaintext=trust)
+    payees = BeneficiaryServicer(fx.beneficiaries if fx else None, trust_plaintext=trust)
+    payouts = PayoutServicer(fx.payouts if fx else None, parts.balances, trust_plaintext=trust)
     return [
         ServiceBinding(
             SERVICE_NAME,
-            lambda server: payments_pb2_grpc.add_PaymentServiceServicer_to_server(servicer, server),
-        )
+            lambda server: payments_pb2_grpc.add_PaymentServiceServicer_to_server(payments, server),
+        ),
+        ServiceBinding(
+            FX_SERVICE_NAME,
+            lambda server: fx_pb2_grpc.add_FxServiceServicer_to_server(quotes, server),
+        ),
+        ServiceBinding(
+            BENEFICIARY_SERVICE_NAME,
+            lambda server: beneficiaries_pb2_grpc.add_BeneficiaryServiceServicer_to_server(
+                payees, server
+            ),
+        ),
+        ServiceBinding(
+            PAYOUT_SERVICE_NAME,
+            lambda server: payouts_pb2_grpc.add_PayoutServiceServicer_to_server(payouts, server),
+        ),
     ]
 
 

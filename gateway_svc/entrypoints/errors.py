@@ -23,6 +23,9 @@ IdempotencyKeyInUse            ABORTED                409   retry later with the
 ConcurrentModification         ABORTED                409   retry with the same key
 NoProviderAvailable (NoRoute,  UNAVAILABLE            503   nothing was charged; retrying
 ProviderUnavailable)                                        with the same key is safe
+FxProviderNotConfigured (a     UNAVAILABLE            503   no FX provider on this gateway:
+NoProviderAvailable, in                                     nothing was done; it works once
+fx_common)                                                  Currencycloud is configured
 PrincipalMissing               UNAUTHENTICATED        401   no edge principal to believe
 =============================  =====================  ====  ================================
 

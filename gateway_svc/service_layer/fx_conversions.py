@@ -214,11 +214,11 @@ class ConversionFlow:
     async def start(self, hold: KeyHold, cmd: CreateConversion) -> KeyHold:
         """Phase b (see the module docstring)."""
         rt = self._rt
-        cid = rt.new_id("cnv")
+        cid = rt.new_id("conv")
         try:
             priced = None
             if not cmd.quote_id:
-                priced = await self._desk.price(cmd.quote_request(), rt.new_id("quo"), cid)
+                priced = await self._desk.price(cmd.quote_request(), rt.new_id("quote"), cid)
             async with FxUnitOfWork(rt.engine) as uow:
                 if priced is not None:
                     await uow.quotes.add(priced)

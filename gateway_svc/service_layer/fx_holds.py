@@ -185,8 +185,10 @@ async def place_hold(
         return HoldUnreachable(exc.message)
     except UpstreamRefused as exc:
         if exc.reason == LIMIT_EXCEEDED:
-            return HoldDenied(FailureCode.INSUFFICIENT_FUNDS, exc.message)
-        return HoldDenied(FailureCode.HOLD_REFUSED, f"{exc.reason}: {exc.message}")
+            # The ledger's message names its accounts and flags: internals, not the merchant's.
+            why = "the available balance in this currency does not cover the amount"
+            return HoldDenied(FailureCode.INSUFFICIENT_FUNDS, why)
+        return HoldDenied(FailureCode.HOLD_REFUSED, f"the ledger refused the hold ({exc.reason})")
     async with GatewayUnitOfWork(rt.engine) as uow:
         await uow.ledger_refs.remember_transaction(plan.request_id, transaction_id, rt.clock())
         await uow.commit()

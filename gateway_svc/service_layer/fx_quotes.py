@@ -41,7 +41,7 @@ class QuoteDesk:
     async def get_quote(self, request: QuoteRequest) -> Quote:
         """Price and store a quote for the merchant; raises ValidationFailed or
         ProviderUnavailable (nothing stored)."""
-        quote = await self.price(request, self._rt.new_id("quo"))
+        quote = await self.price(request, self._rt.new_id("quote"))
         async with FxUnitOfWork(self._rt.engine) as uow:
             await uow.quotes.add(quote)
             await uow.commit()

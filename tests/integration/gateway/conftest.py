@@ -22,6 +22,7 @@ import pytest_asyncio
 
 from sandbox.testing import SandboxHandle
 from tests.e2e.stack_fixture import Edge, Services, start_edge, start_services
+from tests.integration.gateway.fx_support import FxMerchant
 from tests.integration.gateway.payments_support import Merchant, new_merchant
 from tests.integration.gateway.support import GatewayStack, Pki, start_gateway
 
@@ -78,3 +79,10 @@ async def rest(stack: GatewayStack) -> AsyncIterator[httpx.AsyncClient]:
 async def merchant(stack: GatewayStack, rest: httpx.AsyncClient) -> Merchant:
     """A fresh merchant with an OWNER key, so no test sees another's payments."""
     return await new_merchant(stack.services, rest)
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def fx_merchant(stack: GatewayStack, rest: httpx.AsyncClient) -> FxMerchant:
+    """A fresh merchant with an OWNER key (fx, beneficiaries, payouts, balances), calling
+    the FX, beneficiary and payout services over REST."""
+    return FxMerchant(await new_merchant(stack.services, rest))

@@ -1,8 +1,9 @@
 """Helpers of the gateway's integration tests: its host, certificates, and clients via Envoy.
 
 The gateway under test is the one ``python -m gateway_svc`` assembles (``create_app``), with
-its four provider adapters pointed at the stack's sandbox and its ledger and audit clients
-going through an Envoy with the gateway's certificate. Its parts are kept
+its four card provider adapters and its FX provider (Currencycloud) pointed at the stack's
+sandbox and its ledger and audit clients going through an Envoy with the gateway's
+certificate. Its parts are kept
 (``GatewayStack.parts``) so a test can drain the outbox relay instead of sleeping.
 """
 
@@ -19,7 +20,8 @@ from gateway_svc.adapters.audit_client import AuditClient
 from gateway_svc.adapters.internal_rpc import ClientTls
 from gateway_svc.adapters.ledger_client import AccountOpening, LedgerClient
 from gateway_svc.app import GatewayParts, build_parts, create_app
-from gateway_svc.settings import GatewaySettings
+from gateway_svc.settings import CurrencycloudSettings, GatewaySettings
+from sandbox.testing import SandboxHandle
 from svc_kit.pki import generate_ca, issue_cert
 from svc_kit.server import ServiceHost
 from tests.e2e.stack_fixture import (
@@ -132,6 +134,12 @@ def new_merchant() -> str:
     return f"mer_{uuid.uuid4().hex[:12]}"
 
 
+def currencycloud_at(sandbox: SandboxHandle, ca_file: Path) -> CurrencycloudSettings:
+    """GatewaySettings' ``currencycloud`` for the sandbox's simulator (the stack sets the
+    same GATEWAY_CURRENCYCLOUD__BASE_URL and __CA_FILE)."""
+    return CurrencycloudSettings(base_url=sandbox.base_url("currencycloud"), ca_file=str(ca_file))
+
+
 @dataclass(frozen=True)
 class RunningGateway:
     """The gateway's host and the parts it was built from."""
@@ -144,9 +152,10 @@ class RunningGateway:
 async def start_gateway(services: Services, hops_target: str) -> AsyncIterator[RunningGateway]:
     """The gateway's host as ``python -m gateway_svc`` builds it, with its own certificate.
 
-    Its providers are the stack's sandbox (trusting the dev CA that issued its certificate);
-    its ledger and audit clients go through the Envoy at ``hops_target`` (internal listener).
-    The reconciler runs every 0.2 s, so a test that waits for it does not wait long.
+    Its providers are the stack's sandbox (trusting the dev CA that issued its certificate),
+    Currencycloud included, so the FX, beneficiary and payout RPCs are served; its ledger and
+    audit clients go through the Envoy at ``hops_target`` (internal listener). The reconciler
+    runs every 0.2 s, so a test that waits for it does not wait long.
     """
     settings = GatewaySettings(
         listen_addr=LOOPBACK_ANY_PORT,
@@ -156,6 +165,7 @@ async def start_gateway(services: Services, hops_target: str) -> AsyncIterator[R
         reconciler_interval_s=0.2,
         **service_tls(services.pki, "gateway"),
         **gateway_providers(services.sandbox, services.pki / "ca.pem"),
+        currencycloud=currencycloud_at(services.sandbox, services.pki / "ca.pem"),
     )
     parts = await build_parts(settings)
     host = await create_app(settings, parts)
