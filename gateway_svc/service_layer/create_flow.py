@@ -8,6 +8,7 @@
     d  PAYMENT_CREATED   apply the answer; finish the attempt; outbox: ledger postings and
                          the audit record; release the lease; commit -> PROVIDER_CALLED
     e  PROVIDER_CALLED   render the response, store it; commit -> FINISHED
+                         (a request that ran b to d itself does d and e in one commit)
 
 A request resumed at PAYMENT_CREATED (its first run died mid-call) asks the provider with
 ``lookup`` before sending anything again, which is what keeps "gateway killed mid-payment,
@@ -18,6 +19,7 @@ nothing fails the payment instead (nothing was charged).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -36,7 +38,7 @@ from .choosing import Choice, choose
 from .commands import Answer, CreatePayment, PaymentView, RenderPayment
 from .effects import AuditNote, enqueue_audit, enqueue_events, payment_details
 from .executor import Executor, Step
-from .finishing import GATEWAY_ACTOR, event_id, finish_payment, leave_for_retry
+from .finishing import GATEWAY_ACTOR, event_id, finish_in, finish_payment, leave_for_retry
 from .keys import KeyHold, Replayed
 from .leases import leased
 from .runtime import GatewayRuntime
@@ -105,18 +107,77 @@ class CreatePaymentFlow:
     def __init__(self, rt: GatewayRuntime, executor: Executor) -> None:
         self._rt = rt
         self._executor = executor
+        self._running: set[asyncio.Task[Answer[PaymentView]]] = set()
 
     async def __call__(self, cmd: CreatePayment, render: RenderPayment) -> Answer[PaymentView]:
-        """Validate, then run or resume the phases, or replay; see the module docstring."""
+        """Validate, then run or resume the phases, or replay; see the module docstring.
+
+        Once validated, the phases run in their own task, shielded from the caller's
+        cancellation: a client that disconnects (gRPC cancels the handler) must not leave
+        the payment CREATED and its key locked for the lock timeout with a charge possibly
+        made. The task runs to the end and stores the response, so the retry replays it.
+        """
         check_new_payment(new_payment(cmd), self._rt.clock().date())
         keys.check_request_id(cmd.request_id, required=True)
+        task = asyncio.get_running_loop().create_task(self._run(cmd, render))
+        self._running.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._running.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_log_orphan)
+            raise
+
+    async def _run(self, cmd: CreatePayment, render: RenderPayment) -> Answer[PaymentView]:
+        fingerprint = create_fingerprint(cmd)
+        started = await self.start_new(cmd, fingerprint)
+        if started is not None:
+            hold, payment, attempt = started
+            result = await authorize(
+                self._rt, self._executor, hold, payment, attempt, cmd.method, resumed=False
+            )
+            return await self.apply_and_finish(hold, payment.id, result, cmd.actor_key_id, render)
         opened = await keys.open_key(
-            self._rt, cmd.merchant_id, cmd.request_id, keys.CREATE, create_fingerprint(cmd)
+            self._rt, cmd.merchant_id, cmd.request_id, keys.CREATE, fingerprint
         )
         if isinstance(opened, Replayed):
             return Answer(opened.response, replayed=True)
         hold = await self.advance_to_called(opened, cmd)
         return await finish_payment(self._rt, hold, render, create_error)
+
+    async def start_new(
+        self, cmd: CreatePayment, fingerprint: str
+    ) -> tuple[KeyHold, Payment, Attempt] | None:
+        """Phases a and b in one transaction for a key never seen (the usual case): the key
+        goes in at PAYMENT_CREATED with the payment and its first attempt, one commit.
+
+        None when the key exists (a retry, a twin): ``open_key`` decides then. The key is
+        inserted first, so a concurrent twin waits on this transaction and then sees the
+        key in flight. A routing refusal rolls everything back, which is what dropping a
+        STARTED key did: nothing stored, the request_id free for a corrected request.
+        """
+        rt = self._rt
+        now = rt.clock()
+        payment = open_payment(new_payment(cmd), rt.new_id("pay"), now)
+        record = idem.advance(
+            idem.started(cmd.merchant_id, cmd.request_id, fingerprint, now),
+            RecoveryPoint.PAYMENT_CREATED,
+            now,
+            payment.id,
+        )
+        hold = KeyHold(record, keys.CREATE)
+        async with GatewayUnitOfWork(rt.engine) as uow:
+            if not await uow.keys.insert(record, keys.CREATE):
+                return None
+            choice = choose(rt, cmd.merchant_id, cmd.currency, cmd.method, cmd.preferred_provider)
+            routing = RoutingRecord.of(choice, self._first_admitted(choice))
+            attempt = new_attempt(rt, payment, routing)
+            await uow.payments.add(
+                payment, lease_key=hold.holder, lease_until=now + rt.lock_timeout
+            )
+            await uow.attempts.add(attempt, cmd.merchant_id, cmd.request_id)
+            await uow.commit()
+        return hold, payment, attempt
 
     async def resume(self, hold: KeyHold) -> None:
         """The completer's resumption of an abandoned key (no command, no render)."""
@@ -216,26 +277,70 @@ class CreatePaymentFlow:
         self, hold: KeyHold, payment_id: str, result: AuthResult | None, actor_key_id: str
     ) -> KeyHold:
         """Phase d: the provider's answer into the payment, the outbox, the key."""
-        rt = self._rt
-        hold = result.hold if result is not None and result.hold is not None else hold
-        now = rt.clock()
-        async with GatewayUnitOfWork(rt.engine) as uow:
-            payment = await uow.payments.get_any(payment_id)
-            assert payment is not None, payment_id
-            read = payment.version
-            events = settle_authorization(payment, result, now)
-            if payment.version != read:
-                await uow.payments.update(payment, read)
-            if result is not None:
-                await uow.attempts.save(result.attempt, result.tries)
-            await schedule_payment_check(uow, rt, payment, now)
-            await enqueue_events(uow, payment, events, now, fees=rt.fees, routing=rt.routing)
-            await enqueue_audit(uow, _note(hold, payment, actor_key_id), payment.id, now)
-            await uow.payments.release_lease(payment.id, hold.holder)
+        now = self._rt.clock()
+        async with GatewayUnitOfWork(self._rt.engine) as uow:
+            hold = await self._settle(uow, hold, payment_id, result, actor_key_id, now)
             hold = await keys.advance(uow, hold, RecoveryPoint.PROVIDER_CALLED, now)
             await uow.commit()
-        rt.kick()
+        self._rt.kick()
         return hold
+
+    async def apply_and_finish(
+        self,
+        hold: KeyHold,
+        payment_id: str,
+        result: AuthResult,
+        actor_key_id: str,
+        render: RenderPayment,
+    ) -> Answer[PaymentView]:
+        """Phases d and e in one transaction, when the request itself has the answer: the
+        key goes from PAYMENT_CREATED straight to FINISHED with the response rendered from
+        what this transaction wrote. Nothing external happens between the two phases, so a
+        crash before the commit resumes at PAYMENT_CREATED exactly as with two commits."""
+        now = self._rt.clock()
+        async with GatewayUnitOfWork(self._rt.engine) as uow:
+            hold = await self._settle(uow, hold, payment_id, result, actor_key_id, now)
+            answer = await finish_in(uow, hold, render, create_error, now)
+            await uow.commit()
+        self._rt.kick()
+        return answer
+
+    async def _settle(
+        self,
+        uow: GatewayUnitOfWork,
+        hold: KeyHold,
+        payment_id: str,
+        result: AuthResult | None,
+        actor_key_id: str,
+        now: datetime,
+    ) -> KeyHold:
+        """Phase d's writes but the key's: payment, attempt, outbox, lease; the key as held."""
+        rt = self._rt
+        hold = result.hold if result is not None and result.hold is not None else hold
+        payment = await uow.payments.get_any(payment_id)
+        assert payment is not None, payment_id
+        read = payment.version
+        events = settle_authorization(payment, result, now)
+        if payment.version != read:
+            await uow.payments.update(payment, read)
+        if result is not None:
+            await uow.attempts.save(result.attempt, result.tries)
+        await schedule_payment_check(uow, rt, payment, now)
+        await enqueue_events(uow, payment, events, now, fees=rt.fees, routing=rt.routing)
+        await enqueue_audit(uow, _note(hold, payment, actor_key_id), payment.id, now)
+        await uow.payments.release_lease(payment.id, hold.holder)
+        return hold
+
+
+def _log_orphan(task: asyncio.Task[Answer[PaymentView]]) -> None:
+    """Report how a create whose caller left ended (nobody else will: the retry replays
+    the stored response or resumes from the stored recovery point)."""
+    if task.cancelled():
+        _log.warning("a create whose caller left was cancelled (shutdown); a retry resumes it")
+        return
+    error = task.exception()
+    if error is not None and not isinstance(error, GatewayError):
+        _log.error("a create whose caller left failed", exc_info=error)
 
 
 def settle_authorization(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime
 
 from gateway_svc.domain.errors import GatewayError
 from gateway_svc.domain.payments import Payment
@@ -53,14 +54,27 @@ async def finish_payment(
     rt: GatewayRuntime, hold: KeyHold, render: RenderPayment, error_of: ErrorOf = no_error
 ) -> Answer[PaymentView]:
     """Render the payment (or the error its state stands for), store it, finish the key."""
+    async with GatewayUnitOfWork(rt.engine) as uow:
+        answer = await finish_in(uow, hold, render, error_of, rt.clock())
+        await uow.commit()
+    return answer
+
+
+async def finish_in(
+    uow: GatewayUnitOfWork,
+    hold: KeyHold,
+    render: RenderPayment,
+    error_of: ErrorOf,
+    now: datetime,
+) -> Answer[PaymentView]:
+    """``finish_payment``'s writes in the caller's ``uow``: a phase that settles the payment
+    may finish the key in its own transaction (one commit less), rendering what it wrote."""
     payment_id = hold.record.payment_id
     assert payment_id is not None, hold
-    async with GatewayUnitOfWork(rt.engine) as uow:
-        view = await load_view(uow, payment_id)
-        error = error_of(view.payment)
-        response = render(error if error is not None else view)
-        await keys.finish(uow, hold, response, rt.clock())
-        await uow.commit()
+    view = await load_view(uow, payment_id)
+    error = error_of(view.payment)
+    response = render(error if error is not None else view)
+    await keys.finish(uow, hold, response, now)
     return Answer(response, result=None if error else view, error=error)
 
 
