@@ -44,7 +44,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             raise WorkloadMissing("no workload identity: call through Envoy's internal listener")
         return workload
 
-    async def RecordAuditEvents(  # noqa: N802 - the proto's RPC name
+    async def RecordAuditEvents(
         self, request: audit_pb2.RecordAuditEventsRequest, context: Ctx
     ) -> audit_pb2.RecordAuditEventsResponse:
         workload = self._workload(context)
