@@ -130,7 +130,9 @@ async def test_stripe_refusing_connections_fails_over_and_nothing_reached_it(
 ) -> None:
     sandbox = stack.services.sandbox
     reference = f"order-{uuid.uuid4().hex[:12]}"
-    stripe_requests_before = await requests_to(sandbox, "stripe")
+    # Creates only: the package gateway's reconciler may look up (GET) other tests' payments
+    # at Stripe meanwhile, which says nothing about this one.
+    stripe_requests_before = await requests_to(sandbox, "stripe", STRIPE_CREATE)
 
     payment = await _pay(stripe_unreachable.merchant(merchant), reference)
 
@@ -143,5 +145,7 @@ async def test_stripe_refusing_connections_fails_over_and_nothing_reached_it(
     assert _routing(anet) == (["stripe", "authorizenet"], 1, "cards")
     tries = await stripe_unreachable.tries(stripe["id"])
     assert tries and all(t["http_status"] is None for t in tries)
-    assert await requests_to(sandbox, "stripe") == stripe_requests_before
+    assert await requests_to(sandbox, "stripe", STRIPE_CREATE) == stripe_requests_before
+    intents = (await sandbox.control.state("stripe"))["payments"].values()
+    assert not [i for i in intents if i["metadata"].get("paymesh_attempt_id") == stripe["id"]]
     await _charged_once_by_authorizenet(stack, stripe_unreachable, rest, payment)
