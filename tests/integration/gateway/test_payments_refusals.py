@@ -20,6 +20,7 @@ from tests.integration.gateway.payments_support import (
     Merchant,
     card,
     error_info,
+    minor,
     money,
     payment_body,
     violated_fields,
@@ -71,6 +72,9 @@ async def test_a_capture_above_the_authorization_is_refused(merchant: Merchant) 
     reply = await merchant.capture(payment["id"], money(5_001, "USD"))
 
     _refused(reply, "CAPTURE_EXCEEDS_AUTHORIZED")
+    after = (await merchant.get(payment["id"])).json()["payment"]
+    assert after["status"] == "PAYMENT_STATUS_AUTHORIZED"
+    assert minor(after["amount_captured"]) == 0
 
 
 async def test_a_captured_payment_cannot_be_canceled(merchant: Merchant) -> None:
@@ -102,6 +106,9 @@ async def test_an_authorized_payment_cannot_be_refunded(merchant: Merchant) -> N
     payment = await _manual(merchant)
 
     _refused(await merchant.refund(payment["id"], money(100, "USD")), "PAYMENT_NOT_REFUNDABLE")
+    refunds = await merchant.refunds(payment["id"])
+    assert refunds.status_code == 200
+    assert refunds.json().get("refunds", []) == []
 
 
 @pytest.mark.parametrize("operation", ["capture", "refund"])

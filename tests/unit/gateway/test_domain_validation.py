@@ -32,8 +32,9 @@ def fields(request: NewPayment) -> list[str]:
 
 
 def test_a_good_request_passes():
-    check_new_payment(GOOD, T0.date())
-    check_new_payment(replace(GOOD, method=PaymentMethod(card=CARD)), T0.date())
+    for request in (GOOD, replace(GOOD, method=PaymentMethod(card=CARD))):
+        check_new_payment(request, T0.date())  # raises ValidationFailed if refused
+        assert open_payment(request, "pay_1", T0).status is PaymentStatus.CREATED
 
 
 @pytest.mark.parametrize(

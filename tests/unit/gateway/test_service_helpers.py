@@ -72,8 +72,10 @@ def test_a_bad_or_missing_required_request_id_is_a_violation(key: str) -> None:
     assert refused.value.violations[0].field == "request_id"
 
 
-def test_an_optional_request_id_may_be_empty() -> None:
-    check_request_id("", required=False)
+def test_an_optional_request_id_may_be_empty_but_not_malformed() -> None:
+    check_request_id("", required=False)  # raises ValidationFailed if refused
+    with pytest.raises(ValidationFailed):
+        check_request_id("has space", required=False)
 
 
 @pytest.mark.parametrize(
