@@ -91,6 +91,13 @@ ROUTE_TIMEOUTS: Mapping[str, str] = {
     "paymesh.gateway.v1.FxService": "75s",
     "paymesh.gateway.v1.BeneficiaryService": "75s",
     "paymesh.gateway.v1.PayoutService": "75s",
+    # Provider callbacks (issue 7): the gateway checks a signature, records the event and
+    # applies it (with one verification call to the provider for PayPal). Written down
+    # rather than left to the default, because a longer wait buys nothing here: a provider
+    # treats a 504 like any failure and sends the event again, and the gateway applies
+    # each provider event id once, so the retry is answered as a duplicate or completes
+    # what the timed-out request started.
+    "paymesh.gateway.v1.ProviderWebhookService": "15s",
 }
 """Per service: how long Envoy waits for the whole reply, from the request's end."""
 

@@ -120,3 +120,5 @@ async def test_every_rest_route_without_a_key_is_refused_401_by_the_real_edge(
 
     assert len(bindings) >= 29
     assert {key: code for key, code in statuses.items() if code != 401} == {}
+    # The one route that needs no key, on purpose: the providers sign their callbacks.
+    assert rest_bindings(public=True) == [("POST", "/v1/provider-webhooks/x")]

@@ -11,9 +11,12 @@ PAYMENTS = "paymesh.gateway.v1.PaymentService"
 FX = "paymesh.gateway.v1.FxService"
 BENEFICIARIES = "paymesh.gateway.v1.BeneficiaryService"
 PAYOUTS = "paymesh.gateway.v1.PayoutService"
+WEBHOOKS = "paymesh.gateway.v1.WebhookService"
+PROVIDER_WEBHOOKS = "paymesh.gateway.v1.ProviderWebhookService"
+"""The providers' callbacks (issue 7): public at the REST edge, signed by the provider."""
 CURRENCYCLOUD_SERVICES = (BENEFICIARIES, FX, PAYOUTS)
 """The gateway's issue-6 services: their quotes and mutations call Currencycloud."""
-MERCHANT_SERVICES = (BENEFICIARIES, FX, PAYMENTS, PAYOUTS)
+MERCHANT_SERVICES = (BENEFICIARIES, FX, PAYMENTS, PAYOUTS, WEBHOOKS)
 """The gateway's services for merchants' API keys at the REST edge: no workload calls them."""
 
 

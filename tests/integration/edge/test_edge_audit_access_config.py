@@ -63,7 +63,7 @@ def test_in_the_rendered_rbac_only_the_gateway_policy_opens_record_audit_events(
 
 
 @pytest.mark.parametrize(
-    ("service", "rpcs"), list(zip(MERCHANT_SERVICES, (5, 4, 7, 5), strict=True))
+    ("service", "rpcs"), list(zip(MERCHANT_SERVICES, (5, 4, 7, 5, 10), strict=True))
 )
 def test_no_workload_may_call_the_gateways_merchant_services_on_the_internal_listener(
     with_gateway: dict[str, Any], descriptor_set: Path, service: str, rpcs: int

@@ -14,7 +14,7 @@ answers 501 with a JSON google.rpc.Status (UNIMPLEMENTED), never a reset or a cr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ import grpc.aio
 import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
-from pydantic_settings import SettingsConfigDict
 
 from gateway_svc.adapters.providers.currencycloud_transport import RetryPolicy
 from gateway_svc.settings import GatewaySettings, ProviderSettings
@@ -33,11 +32,9 @@ from identity_svc.entrypoints.routes import RouteTable
 from paymesh.common.v1 import money_pb2
 from paymesh.gateway.v1 import beneficiaries_pb2, fx_pb2, payouts_pb2
 from scripts import envoy_config as ec
-from svc_kit.grpc_errors import ErrorMapper
 from svc_kit.principal import PRINCIPAL_HEADER
 from svc_kit.server import ServiceBinding, ServiceHost
-from svc_kit.settings import ServiceSettings
-from tests.e2e.stack_fixture import Edge, Services, service_tls, start_edge, start_services
+from tests.e2e.stack_fixture import Edge, Services
 from tests.integration.edge.config_support import (
     BENEFICIARIES,
     CURRENCYCLOUD_SERVICES,
@@ -45,6 +42,7 @@ from tests.integration.edge.config_support import (
     PAYOUTS,
     hcm,
 )
+from tests.integration.edge.stand_in_support import gateway_stand_in, unary_binding
 
 P = Permission
 BEN = BENEFICIARIES
@@ -129,10 +127,6 @@ def test_75_s_outlasts_a_throttled_currencycloud_call_and_stays_under_the_key_lo
 # --- the wire ----------------------------------------------------------------------------
 
 
-class _StandInSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="FX_STAND_IN_", extra="forbid")
-
-
 @dataclass
 class _Recorder:
     """GetQuote and CreatePayout keep each request and its metadata; nothing else is
@@ -142,11 +136,11 @@ class _Recorder:
 
     def bindings(self) -> list[ServiceBinding]:
         """FxService with GetQuote only, PayoutService with CreatePayout only."""
-        fx = _one(FX, "GetQuote", fx_pb2.GetQuoteRequest, self.get_quote)
-        payouts = _one(PAYOUTS, "CreatePayout", payouts_pb2.CreatePayoutRequest, self.payout)
+        quote = (fx_pb2.GetQuoteRequest, self.get_quote)
+        payout = (payouts_pb2.CreatePayoutRequest, self.payout)
         return [
-            ServiceBinding(FX, lambda server: server.add_generic_rpc_handlers([fx])),
-            ServiceBinding(PAYOUTS, lambda server: server.add_generic_rpc_handlers([payouts])),
+            unary_binding(FX, {"GetQuote": quote}),
+            unary_binding(PAYOUTS, {"CreatePayout": payout}),
         ]
 
     def _keep(self, request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -181,21 +175,6 @@ class _Recorder:
         return payouts_pb2.CreatePayoutResponse(payout=payout)
 
 
-def _serialize(reply: Message) -> bytes:
-    return reply.SerializeToString()
-
-
-def _one(
-    service: str, rpc: str, request_type: type[Message], behaviour: Callable[..., Any]
-) -> grpc.GenericRpcHandler:
-    handler: grpc.RpcMethodHandler[Message, Message] = grpc.unary_unary_rpc_method_handler(
-        behaviour,
-        request_deserializer=request_type.FromString,
-        response_serializer=_serialize,
-    )
-    return grpc.method_handlers_generic_handler(service, {rpc: handler})
-
-
 @dataclass
 class _Wire:
     services: Services
@@ -214,24 +193,10 @@ class _Wire:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def wire(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[_Wire]:
     """The real services (identity answers ext_authz); an Envoy whose gateway is the stand-in."""
-    workdir = tmp_path_factory.mktemp("fx-routes")
     recorder = _Recorder()
-    async with start_services(workdir) as services:
-        stand_in = ServiceHost(
-            name="gateway-fx-stand-in",
-            settings=_StandInSettings(
-                listen_addr="127.0.0.1:0", **service_tls(services.pki, "gateway")
-            ),
-            bindings=recorder.bindings(),
-            error_mapper=ErrorMapper({}, "gateway.paymesh.local"),
-        )
-        port = await stand_in.start()
-        upstreams = {**services.upstreams(), "gateway": [f"127.0.0.1:{port}"]}
-        try:
-            async with start_edge(services, workdir / "edge", upstreams=upstreams) as edge:
-                yield _Wire(services, edge, recorder, stand_in)
-        finally:
-            await stand_in.stop(0)
+    workdir = tmp_path_factory.mktemp("fx-routes")
+    async with gateway_stand_in(workdir, recorder.bindings()) as running:
+        yield _Wire(running.services, running.edge, recorder, running.gateway)
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -20,6 +20,7 @@ from tests.integration.edge.config_support import (
     IDENTITY,
     LEDGER,
     MERCHANT_SERVICES,
+    PROVIDER_WEBHOOKS,
     downstream_tls,
     hcm,
     http_filter,
@@ -87,15 +88,18 @@ def test_any_workload_of_ours_may_read_the_ledger_and_call_identity(
 def test_nothing_else_is_granted(config: dict[str, Any], descriptor_set: Path) -> None:
     granted = set().union(*(_paths(p) for p in _policies(config).values()))
     every_rpc = {rpc.path for rpc in ec.grpc_rpcs(descriptor_set)}
-    # The gateway's services serve merchants' API keys at the REST edge; no workload calls
-    # them (payments, FX, beneficiaries, payouts: 7 + 4 + 5 + 5 RPCs).
-    merchants = {
-        rpc.path for rpc in ec.grpc_rpcs(descriptor_set) if rpc.service in MERCHANT_SERVICES
+    # The gateway's services serve merchants' API keys at the REST edge, and providers'
+    # callbacks; no workload calls them (payments, FX, beneficiaries, payouts, webhooks:
+    # 7 + 4 + 5 + 5 + 10 RPCs; provider callbacks: 1).
+    outside = {
+        rpc.path
+        for rpc in ec.grpc_rpcs(descriptor_set)
+        if rpc.service in (*MERCHANT_SERVICES, PROVIDER_WEBHOOKS)
     }
 
     assert set(_policies(config)) == {"*", "gateway"}
-    assert len(merchants) == 21
-    assert granted == every_rpc - merchants  # every other RPC is granted to someone
+    assert len(outside) == 32
+    assert granted == every_rpc - outside  # every other RPC is granted to someone
     assert not any(p.startswith(("/envoy.", "/grpc.")) for p in granted)
 
 
@@ -141,5 +145,5 @@ def test_internal_calls_run_until_the_callers_deadline_or_15_s(config: dict[str,
 
     assert {r["match"]["prefix"]: r["route"]["max_stream_duration"] for r in routes} == {
         f"/{service}/": {"max_stream_duration": "15s", "grpc_timeout_header_max": "0s"}
-        for service in (*MERCHANT_SERVICES, AUDIT, IDENTITY, LEDGER)
+        for service in (*MERCHANT_SERVICES, PROVIDER_WEBHOOKS, AUDIT, IDENTITY, LEDGER)
     }

@@ -16,24 +16,22 @@ import grpc
 import grpc.aio
 import pytest
 import pytest_asyncio
-from pydantic_settings import SettingsConfigDict
 
 from gateway_svc.domain.retry import RetryPolicy
 from gateway_svc.settings import GatewaySettings, StripeSettings
 from paymesh.gateway.v1 import payments_pb2
 from scripts import envoy_config as ec
 from scripts.stack.smoke import PAYMENT_PATH, PAYMENT_SKIPPED, payment_through_edge
-from svc_kit.grpc_errors import ErrorMapper
 from svc_kit.principal import PRINCIPAL_HEADER
-from svc_kit.server import ServiceBinding, ServiceHost
-from svc_kit.settings import ServiceSettings
-from tests.e2e.stack_fixture import Edge, Services, service_tls, start_edge, start_services
+from svc_kit.server import ServiceBinding
+from tests.e2e.stack_fixture import Edge, Services
 from tests.integration.edge.config_support import (
     CURRENCYCLOUD_SERVICES,
     PAYMENTS,
     hcm,
     http_filter,
 )
+from tests.integration.edge.stand_in_support import gateway_stand_in, unary_binding
 
 KEY = "order-4711-attempt-1"
 BODY = {
@@ -104,10 +102,6 @@ def test_nothing_on_the_rest_path_removes_the_idempotency_key(config: dict[str, 
 # --- the wire ----------------------------------------------------------------------------
 
 
-class _StandInSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PAYMENT_STAND_IN_", extra="forbid")
-
-
 @dataclass
 class _Recorder:
     """CreatePayment answers CAPTURED and keeps each request and its metadata; the other
@@ -119,15 +113,10 @@ class _Recorder:
     serving: bool = True
     """False: CreatePayment answers UNIMPLEMENTED, as a gateway without the servicer does."""
 
-    def add_to_server(self, server: grpc.aio.Server) -> None:
-        handler = grpc.unary_unary_rpc_method_handler(
-            self.create_payment,
-            request_deserializer=payments_pb2.CreatePaymentRequest.FromString,
-            response_serializer=payments_pb2.CreatePaymentResponse.SerializeToString,
-        )
-        server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler(PAYMENTS, {"CreatePayment": handler})]
-        )
+    def binding(self) -> ServiceBinding:
+        """PaymentService with CreatePayment only."""
+        create = (payments_pb2.CreatePaymentRequest, self.create_payment)
+        return unary_binding(PAYMENTS, {"CreatePayment": create})
 
     async def create_payment(
         self,
@@ -156,24 +145,10 @@ class _Wire:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def wire(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[_Wire]:
     """The real services (identity answers ext_authz); an Envoy whose gateway is the stand-in."""
-    workdir = tmp_path_factory.mktemp("payment-route")
     recorder = _Recorder()
-    async with start_services(workdir) as services:
-        stand_in = ServiceHost(
-            name="gateway-stand-in",
-            settings=_StandInSettings(
-                listen_addr="127.0.0.1:0", **service_tls(services.pki, "gateway")
-            ),
-            bindings=[ServiceBinding(PAYMENTS, recorder.add_to_server)],
-            error_mapper=ErrorMapper({}, "gateway.paymesh.local"),
-        )
-        port = await stand_in.start()
-        upstreams = {**services.upstreams(), "gateway": [f"127.0.0.1:{port}"]}
-        try:
-            async with start_edge(services, workdir / "edge", upstreams=upstreams) as edge:
-                yield _Wire(services, edge, recorder)
-        finally:
-            await stand_in.stop(0)
+    workdir = tmp_path_factory.mktemp("payment-route")
+    async with gateway_stand_in(workdir, [recorder.binding()]) as running:
+        yield _Wire(running.services, running.edge, recorder)
 
 
 def _calls_with(recorder: _Recorder, key: str) -> list[tuple[Any, dict[str, str]]]:

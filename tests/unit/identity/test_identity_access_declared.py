@@ -129,3 +129,5 @@ async def test_every_rest_route_without_credentials_is_refused_401() -> None:
         decision = await authorizer.decide(AuthzRequest(method, path, {}, "", ""))
         refused.append(isinstance(decision.error, e.CredentialsMissing))
     assert len(bindings) >= 29 and all(refused)
+    # The one route that needs no key, on purpose: the providers sign their callbacks.
+    assert rest_bindings(public=True) == [("POST", "/v1/provider-webhooks/x")]
