@@ -43,16 +43,24 @@ class AttemptRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def add(self, attempt: Attempt, merchant_id: str, request_key: str) -> int:
+    async def add(
+        self, attempt: Attempt, merchant_id: str, request_key: str, *, first: bool = False
+    ) -> int:
         """Insert a new attempt as its payment's next in sequence; returns the sequence.
 
-        The (payment_id, seq) unique index refuses a twin written concurrently, but callers
-        hold the payment's lease, so that never happens in practice.
+        ``first``: the payment was created in this same transaction, so the attempt is its
+        first (sequence 1) and the lookup of the last sequence is skipped. The
+        (payment_id, seq) unique index refuses a twin written concurrently, but callers hold
+        the payment's lease, so that never happens in practice.
         """
-        last = await self._conn.execute(
-            select(func.max(attempts.c.seq)).where(attempts.c.payment_id == attempt.payment_id)
-        )
-        seq = int(last.scalar_one() or 0) + 1
+        seq = 1
+        if not first:
+            last = await self._conn.execute(
+                select(func.max(attempts.c.seq)).where(
+                    attempts.c.payment_id == attempt.payment_id
+                )
+            )
+            seq = int(last.scalar_one() or 0) + 1
         await self._conn.execute(
             insert(attempts).values(
                 id=attempt.id,

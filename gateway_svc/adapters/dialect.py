@@ -1,5 +1,7 @@
 """The one SQL statement the two backends spell differently: insert unless the key exists.
 
+(``insert_many_or_ignore`` is the same for a batch of rows in one statement.)
+
 PostgreSQL and SQLite both have ``INSERT ... ON CONFLICT DO NOTHING``, through different
 SQLAlchemy constructs. On PostgreSQL a concurrent insert of the same key waits for the other
 transaction and then does nothing, so "exactly one winner" holds without catching errors.
@@ -32,3 +34,17 @@ async def insert_or_ignore(
     )
     result = await conn.execute(stmt)
     return result.first() is not None
+
+
+async def insert_many_or_ignore(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert every row of ``rows`` whose ``keys`` are not taken yet, in one statement (a
+    multi-row ``VALUES``): one round trip for a batch instead of one per row."""
+    if not rows:
+        return
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt: Any = make(table).values([dict(r) for r in rows]).on_conflict_do_nothing(
+        index_elements=list(keys)
+    )
+    await conn.execute(stmt)

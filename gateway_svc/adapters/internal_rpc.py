@@ -132,3 +132,26 @@ def translate(
     message = f"{what}: {code.name}: {error.details() or ''}".rstrip(": ")
     kind = unavailable if code in _TRANSIENT else refused
     return kind(message, code=code, reason=reason, metadata=metadata)
+
+
+def translate_status(
+    status: status_pb2.Status,
+    what: str,
+    unavailable: type[UpstreamUnavailable],
+    refused: type[UpstreamRefused],
+) -> UpstreamError:
+    """``translate`` for a status carried inside a reply (one item of a batch call that
+    answers per item) rather than raised by the call."""
+    code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    reason, metadata = "", {}
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            reason, metadata = info.reason, dict(info.metadata)
+            break
+    message = f"{what}: {code.name}: {status.message}".rstrip(": ")
+    kind = unavailable if code in _TRANSIENT else refused
+    return kind(message, code=code, reason=reason, metadata=metadata)
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}

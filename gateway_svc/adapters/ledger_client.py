@@ -30,10 +30,12 @@ from paymesh.ledger.v1 import ledger_pb2_grpc
 
 from .internal_rpc import (
     ClientTls,
+    UpstreamError,
     UpstreamRefused,
     UpstreamUnavailable,
     internal_channel,
     translate,
+    translate_status,
 )
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerRefused",
     "LedgerUnavailable",
+    "NewTransaction",
 ]
 
 _TYPES = {
@@ -127,6 +130,20 @@ class LedgerBalance:
     """Posted plus every pending entry."""
     available_minor: int
     """Posted minus pending entries against the normal side: what can be spent now."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransaction:
+    """One transaction of a ``create_transactions`` batch (``create_transaction``'s
+    arguments)."""
+
+    entries: Sequence[tuple[str, str, int, str]]
+    request_id: str
+    pending: bool = False
+    pending_timeout_s: float | None = None
+    external_ref: str = ""
+    metadata: Mapping[str, str] | None = None
+    description: str = ""
 
 
 def opening_request_id(code: str) -> str:
@@ -230,20 +247,54 @@ class LedgerClient:
         ``entries`` are ``(account_code, direction, amount_minor, currency)``. A hold lasts
         ``pending_timeout_s`` (None: until posted or voided).
         """
-        legs = [await self._entry(entry) for entry in entries]
+        new = NewTransaction(entries, request_id, pending, pending_timeout_s, external_ref,
+                             metadata, description)  # fmt: skip
+        reply = await self._call("CreateTransaction", await self._request(new))
+        return str(reply.transaction.id)
+
+    async def create_transactions(
+        self, items: Sequence[NewTransaction]
+    ) -> list[str | UpstreamError]:
+        """Record many transactions in one call, each on its own (the ledger's INDEPENDENT
+        mode): per item, in order, its ledger id or why it failed (``LedgerUnavailable``:
+        retry that item; ``LedgerRefused``). A failure of the call itself raises, as
+        ``create_transaction`` does, and then no item is known to be recorded."""
+        if not items:
+            return []
+        request = pb.CreateTransactionsRequest(
+            requests=[await self._request(item) for item in items],
+            mode=pb.BATCH_MODE_INDEPENDENT,
+        )
+        reply = await self._call("CreateTransactions", request)
+        out: list[str | UpstreamError] = []
+        for result in reply.results:
+            if result.HasField("transaction"):
+                out.append(str(result.transaction.id))
+            else:
+                out.append(translate_status(
+                    result.error, "ledger CreateTransactions item",
+                    LedgerUnavailable, LedgerRefused,
+                ))  # fmt: skip
+        if len(out) != len(items):
+            raise LedgerUnavailable(
+                f"ledger CreateTransactions answered {len(out)} results for {len(items)} items",
+                code=grpc.StatusCode.INTERNAL,
+            )
+        return out
+
+    async def _request(self, new: NewTransaction) -> pb.CreateTransactionRequest:
         transaction = pb.Transaction(
-            entries=legs,
-            description=description,
-            external_ref=external_ref,
-            metadata=dict(metadata or {}),
+            entries=[await self._entry(entry) for entry in new.entries],
+            description=new.description,
+            external_ref=new.external_ref,
+            metadata=dict(new.metadata or {}),
         )
         request = pb.CreateTransactionRequest(
-            transaction=transaction, pending=pending, request_id=request_id
+            transaction=transaction, pending=new.pending, request_id=new.request_id
         )
-        if pending_timeout_s is not None:
-            request.pending_timeout.CopyFrom(_duration(pending_timeout_s))
-        reply = await self._call("CreateTransaction", request)
-        return str(reply.transaction.id)
+        if new.pending_timeout_s is not None:
+            request.pending_timeout.CopyFrom(_duration(new.pending_timeout_s))
+        return request
 
     async def _entry(self, entry: tuple[str, str, int, str]) -> pb.Entry:
         code, direction, amount_minor, currency = entry

@@ -9,13 +9,13 @@ database, not once per process start.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .dialect import insert_or_ignore
+from .dialect import insert_many_or_ignore, insert_or_ignore
 from .rows import utc
 from .tables import ledger_accounts, ledger_transactions
 
@@ -36,6 +36,18 @@ class LedgerRefRepository:
             "created_at": utc(now),
         }
         await insert_or_ignore(self._conn, ledger_transactions, values, ("request_id",))
+
+    async def remember_transactions(
+        self, created: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        """``remember_transaction`` for many ``(request_id, transaction_id)`` pairs, in one
+        statement (a relay pass records a whole batch at once)."""
+        rows = [
+            {"request_id": request_id, "transaction_id": transaction_id, "created_at": utc(now)}
+            for request_id, transaction_id in dict(created).items()
+        ]
+        if rows:
+            await insert_many_or_ignore(self._conn, ledger_transactions, rows, ("request_id",))
 
     async def transaction_id(self, request_id: str) -> str | None:
         """The ledger transaction created with ``request_id``, if the relay has seen it."""

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway_svc.adapters.dialect import insert_many_or_ignore
 from gateway_svc.adapters.tables import outbox
 
 
@@ -37,6 +36,16 @@ class OutboxItem:
     group_key: str
     payload: Mapping[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item to enqueue: its payload is serialized by the outbox."""
+
+    kind: str
+    dedupe_key: str
+    group_key: str
+    payload: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,32 +81,24 @@ class Outbox:
         Re-enqueueing the same work (a resumed request, a reconciler pass that sees the same
         provider state again) is therefore harmless.
         """
-        values = {
-            "kind": kind,
-            "dedupe_key": dedupe_key,
-            "group_key": group_key,
-            "payload": json.dumps(payload, separators=(",", ":"), sort_keys=True),
-            "created_at": now,
-            "available_at": now,
-            "attempts": 0,
-        }
-        dialect = self._conn.dialect.name
-        stmt: Any
-        if dialect == "postgresql":
-            stmt = (
-                pg_insert(outbox)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-        elif dialect == "sqlite":
-            stmt = (
-                sqlite_insert(outbox)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-        else:  # pragma: no cover - svc_kit.db accepts only these two
-            stmt = insert(outbox).values(values)
-        await self._conn.execute(stmt)
+        await self.enqueue_many([NewItem(kind, dedupe_key, group_key, payload)], now)
+
+    async def enqueue_many(self, items: Sequence[NewItem], now: datetime) -> None:
+        """``enqueue`` for several items in one statement, in order (their ids rise in the
+        order given, which is the order a group's items are applied in)."""
+        rows = [
+            {
+                "kind": item.kind,
+                "dedupe_key": item.dedupe_key,
+                "group_key": item.group_key,
+                "payload": json.dumps(item.payload, separators=(",", ":"), sort_keys=True),
+                "created_at": now,
+                "available_at": now,
+                "attempts": 0,
+            }
+            for item in items
+        ]
+        await insert_many_or_ignore(self._conn, outbox, rows, ("dedupe_key",))
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
         """The oldest due items, heads of their groups only, leased for ``lease``.

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import case, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_svc.domain.errors import ConcurrentModification
@@ -84,6 +84,42 @@ class PaymentRepository:
         values = payment_values(payment)
         for column in ("id", "merchant_id", "create_time"):
             values.pop(column)
+        result = await self._conn.execute(
+            update(payments)
+            .where(payments.c.id == payment.id, payments.c.version == read_version)
+            .values(values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentModification(
+                f"payment {payment.id} changed since it was read; retry the request",
+                metadata={"payment_id": payment.id},
+            )
+
+    async def settle(
+        self,
+        payment: Payment,
+        read_version: int,
+        *,
+        holder: str,
+        next_check_at: datetime | None,
+    ) -> None:
+        """A use case's last write of a payment in one statement: the payment as it now is
+        (over ``read_version``, else ConcurrentModification), its first reconciler check (or
+        none), and the lease let go if ``holder`` still has it.
+
+        ``update`` + ``schedule_check`` + ``release_lease`` as three statements cost a create
+        two round trips more; the result is the same row.
+        """
+        values = payment_values(payment)
+        for column in ("id", "merchant_id", "create_time"):
+            values.pop(column)
+        held = payments.c.lease_key == holder
+        values |= {
+            "next_check_at": utc(next_check_at) if next_check_at is not None else None,
+            "checks_done": 0,
+            "lease_key": case((held, None), else_=payments.c.lease_key),
+            "lease_until": case((held, None), else_=payments.c.lease_until),
+        }
         result = await self._conn.execute(
             update(payments)
             .where(payments.c.id == payment.id, payments.c.version == read_version)

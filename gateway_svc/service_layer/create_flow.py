@@ -36,13 +36,13 @@ from . import keys
 from .authorize_step import AuthResult, authorize, look_up, new_attempt
 from .choosing import Choice, choose
 from .commands import Answer, CreatePayment, PaymentView, RenderPayment
-from .effects import AuditNote, enqueue_audit, enqueue_events, payment_details
+from .effects import AuditNote, audit_item, event_items, payment_details
 from .executor import Executor, Step
 from .finishing import GATEWAY_ACTOR, event_id, finish_in, finish_payment, leave_for_retry
 from .keys import KeyHold, Replayed
 from .leases import leased
 from .runtime import GatewayRuntime
-from .scheduling import schedule_payment_check, to_unknown
+from .scheduling import first_check_at, to_unknown
 from .unit_of_work import GatewayUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class CreatePaymentFlow:
             result = await authorize(
                 self._rt, self._executor, hold, payment, attempt, cmd.method, resumed=False
             )
-            return await self.apply_and_finish(hold, payment.id, result, cmd.actor_key_id, render)
+            return await self.apply_and_finish(hold, payment, result, cmd.actor_key_id, render)
         opened = await keys.open_key(
             self._rt, cmd.merchant_id, cmd.request_id, keys.CREATE, fingerprint
         )
@@ -175,7 +175,7 @@ class CreatePaymentFlow:
             await uow.payments.add(
                 payment, lease_key=hold.holder, lease_until=now + rt.lock_timeout
             )
-            await uow.attempts.add(attempt, cmd.merchant_id, cmd.request_id)
+            await uow.attempts.add(attempt, cmd.merchant_id, cmd.request_id, first=True)
             await uow.commit()
         return hold, payment, attempt
 
@@ -288,7 +288,7 @@ class CreatePaymentFlow:
     async def apply_and_finish(
         self,
         hold: KeyHold,
-        payment_id: str,
+        payment: Payment,
         result: AuthResult,
         actor_key_id: str,
         render: RenderPayment,
@@ -296,11 +296,15 @@ class CreatePaymentFlow:
         """Phases d and e in one transaction, when the request itself has the answer: the
         key goes from PAYMENT_CREATED straight to FINISHED with the response rendered from
         what this transaction wrote. Nothing external happens between the two phases, so a
-        crash before the commit resumes at PAYMENT_CREATED exactly as with two commits."""
+        crash before the commit resumes at PAYMENT_CREATED exactly as with two commits.
+
+        ``payment`` is the one ``start_new`` wrote, not read again: the request holds its
+        lease, and the version check of the settling write refuses it if anything else
+        wrote the payment meanwhile."""
         now = self._rt.clock()
         async with GatewayUnitOfWork(self._rt.engine) as uow:
-            hold = await self._settle(uow, hold, payment_id, result, actor_key_id, now)
-            answer = await finish_in(uow, hold, render, create_error, now)
+            hold = await self._settle(uow, hold, payment, result, actor_key_id, now)
+            answer = await finish_in(uow, hold, render, create_error, now, payment=payment)
             await uow.commit()
         self._rt.kick()
         return answer
@@ -309,26 +313,30 @@ class CreatePaymentFlow:
         self,
         uow: GatewayUnitOfWork,
         hold: KeyHold,
-        payment_id: str,
+        payment: Payment | str,
         result: AuthResult | None,
         actor_key_id: str,
         now: datetime,
     ) -> KeyHold:
-        """Phase d's writes but the key's: payment, attempt, outbox, lease; the key as held."""
+        """Phase d's writes but the key's: payment, attempt, outbox, lease; the key as held.
+
+        ``payment``: the payment as this request wrote it, or its id (read here)."""
         rt = self._rt
         hold = result.hold if result is not None and result.hold is not None else hold
-        payment = await uow.payments.get_any(payment_id)
-        assert payment is not None, payment_id
+        if isinstance(payment, str):
+            found = await uow.payments.get_any(payment)
+            assert found is not None, payment
+            payment = found
         read = payment.version
         events = settle_authorization(payment, result, now)
-        if payment.version != read:
-            await uow.payments.update(payment, read)
         if result is not None:
             await uow.attempts.save(result.attempt, result.tries)
-        await schedule_payment_check(uow, rt, payment, now)
-        await enqueue_events(uow, payment, events, now, fees=rt.fees, routing=rt.routing)
-        await enqueue_audit(uow, _note(hold, payment, actor_key_id), payment.id, now)
-        await uow.payments.release_lease(payment.id, hold.holder)
+        await uow.payments.settle(
+            payment, read, holder=hold.holder, next_check_at=first_check_at(rt, payment, now)
+        )
+        items = event_items(payment, events, fees=rt.fees, routing=rt.routing)
+        items.append(audit_item(_note(hold, payment, actor_key_id), payment.id, now))
+        await uow.outbox.enqueue_many(items, now)
         return hold
 
 

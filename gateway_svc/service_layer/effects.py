@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway_svc.adapters.outbox import NewItem
 from gateway_svc.domain import postings as plans
 from gateway_svc.domain.events import (
     PaymentAuthorized,
@@ -81,14 +82,31 @@ def ledger_plans(
     return out
 
 
+def ledger_items(payment: Payment, items: Sequence[LedgerPlan]) -> list[NewItem]:
+    """The outbox items of ``items``, in order, as the payment's group."""
+    books = Books(payment.merchant_id, payment.currency)
+    return [
+        NewItem(LEDGER, plan.request_id, payment.id, plan_payload(plan, books)) for plan in items
+    ]
+
+
+def event_items(
+    payment: Payment,
+    events: Sequence[PaymentEvent],
+    *,
+    fees: FeeSchedule,
+    routing: RoutingTable,
+) -> list[NewItem]:
+    """The outbox items of ``ledger_plans(events)``."""
+    plans_ = ledger_plans(payment, events, fees, hold_timeout_s(payment, routing))
+    return ledger_items(payment, plans_)
+
+
 async def enqueue_ledger(
     uow: GatewayUnitOfWork, payment: Payment, items: Sequence[LedgerPlan], now: datetime
 ) -> int:
     """Add the plans to the outbox, in order, as the payment's group; how many."""
-    books = Books(payment.merchant_id, payment.currency)
-    for plan in items:
-        payload = plan_payload(plan, books)
-        await uow.outbox.enqueue(LEDGER, plan.request_id, payment.id, payload, now)
+    await uow.outbox.enqueue_many(ledger_items(payment, items), now)
     return len(items)
 
 
@@ -102,8 +120,9 @@ async def enqueue_events(
     routing: RoutingTable,
 ) -> int:
     """``ledger_plans`` of ``events``, enqueued; how many items."""
-    items = ledger_plans(payment, events, fees, hold_timeout_s(payment, routing))
-    return await enqueue_ledger(uow, payment, items, now)
+    items = event_items(payment, events, fees=fees, routing=routing)
+    await uow.outbox.enqueue_many(items, now)
+    return len(items)
 
 
 async def enqueue_refund_hold(
@@ -133,10 +152,8 @@ class AuditNote:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
-async def enqueue_audit(
-    uow: GatewayUnitOfWork, note: AuditNote, group_id: str, now: datetime
-) -> None:
-    """Add one audit record to the outbox, in the audit group of ``group_id``."""
+def audit_item(note: AuditNote, group_id: str, now: datetime) -> NewItem:
+    """The outbox item of one audit record, in the audit group of ``group_id``."""
     service = note.actor_kind == "service"
     payload = {
         "event_id": note.event_id,
@@ -154,7 +171,14 @@ async def enqueue_audit(
         "request_id": note.request_id[:_MAX_AUDIT_REQUEST_ID],
         "details": dict(note.details),
     }
-    await uow.outbox.enqueue(AUDIT, note.event_id, f"audit/{group_id}", payload, now)
+    return NewItem(AUDIT, note.event_id, f"audit/{group_id}", payload)
+
+
+async def enqueue_audit(
+    uow: GatewayUnitOfWork, note: AuditNote, group_id: str, now: datetime
+) -> None:
+    """Add one audit record to the outbox, in the audit group of ``group_id``."""
+    await uow.outbox.enqueue_many([audit_item(note, group_id, now)], now)
 
 
 def payment_details(payment: Payment) -> dict[str, str]:

@@ -42,9 +42,13 @@ def no_error(payment: Payment) -> GatewayError | None:
     return None
 
 
-async def load_view(uow: GatewayUnitOfWork, payment_id: str) -> PaymentView:
-    """A payment and its attempts, read in ``uow``."""
-    payment = await uow.payments.get_any(payment_id)
+async def load_view(
+    uow: GatewayUnitOfWork, payment_id: str, payment: Payment | None = None
+) -> PaymentView:
+    """A payment and its attempts, read in ``uow`` (the payment only when not given: a
+    phase that just wrote it passes it)."""
+    if payment is None:
+        payment = await uow.payments.get_any(payment_id)
     if payment is None:
         raise not_found(payment_id)
     return PaymentView(payment, tuple(await uow.attempts.for_payment(payment_id)))
@@ -66,12 +70,15 @@ async def finish_in(
     render: RenderPayment,
     error_of: ErrorOf,
     now: datetime,
+    *,
+    payment: Payment | None = None,
 ) -> Answer[PaymentView]:
     """``finish_payment``'s writes in the caller's ``uow``: a phase that settles the payment
-    may finish the key in its own transaction (one commit less), rendering what it wrote."""
+    may finish the key in its own transaction (one commit less), rendering what it wrote
+    (``payment``, as written; its attempts are read back)."""
     payment_id = hold.record.payment_id
     assert payment_id is not None, hold
-    view = await load_view(uow, payment_id)
+    view = await load_view(uow, payment_id, payment)
     error = error_of(view.payment)
     response = render(error if error is not None else view)
     await keys.finish(uow, hold, response, now)

@@ -32,6 +32,8 @@ from gateway_svc.domain.providers import (
 if TYPE_CHECKING:
     # Only the type: the event is a plain dataclass, but its module talks gRPC.
     from gateway_svc.adapters.audit_client import AuditEvent
+    from gateway_svc.adapters.internal_rpc import UpstreamError
+    from gateway_svc.adapters.ledger_client import NewTransaction
 
 
 class PaymentProvider(Protocol):
@@ -125,6 +127,13 @@ class LedgerPort(Protocol):
         """Record one balanced transaction (a hold when ``pending``); its ledger id.
 
         ``entries`` are ``(account_code, "DEBIT" | "CREDIT", amount_minor, currency)``."""
+        ...
+
+    async def create_transactions(
+        self, items: Sequence[NewTransaction]
+    ) -> Sequence[str | UpstreamError]:
+        """Many ``create_transaction`` calls in one, each item on its own: per item, in
+        order, its ledger id or the error it alone failed with."""
         ...
 
     async def post(

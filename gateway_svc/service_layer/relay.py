@@ -1,7 +1,11 @@
 """The outbox relay: delivers ledger postings and audit records written by the use cases.
 
 A pass claims a batch (the oldest due item of each group, leased so another replica skips
-it), applies the items outside any transaction, then records each result:
+it), applies the items outside any transaction, then records each result. The audit records
+of a pass go to identity in one RecordAuditEvents call, and the ledger creates in one
+CreateTransactions call (each item on its own); posts, voids and reverses go one by one.
+Under load a pass carries many payments' items, so a payment costs the ledger and identity a
+fraction of a call each:
 
 - delivered: marked done (a hold's ledger transaction id is remembered, for its post/void);
 - failed: tried again after an exponential backoff with full jitter (``available_at``);
@@ -23,7 +27,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -35,7 +39,7 @@ from gateway_svc.adapters.outbox import OutboxItem
 from .effects import AUDIT, LEDGER
 from .metrics import OUTBOX_DELIVERED, OUTBOX_FAILURES, OUTBOX_PARKED
 from .ports import AuditPort, LedgerPort
-from .relay_apply import Delivered, LedgerApplier, NotReady, audit_event
+from .relay_apply import Delivered, LedgerApplier, NotReady, audit_event, is_create
 from .unit_of_work import GatewayUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -103,8 +107,9 @@ class OutboxRelay:
             return 0
         result = _Pass()
         try:
-            # Items of a pass belong to different groups, so they may go out concurrently.
-            await asyncio.gather(*(self._deliver(item, result) for item in items))
+            # Items of a pass belong to different groups, so they may go out concurrently:
+            # the audit records in one call, the ledger creates in one, the rest each alone.
+            await asyncio.gather(*self._deliveries(items, result))
         except asyncio.CancelledError:
             # Stopped mid-pass (a deploy): record what went out and hand the rest back now,
             # not after lease_s, so a restarted or sibling relay delivers it at once. A
@@ -113,6 +118,19 @@ class OutboxRelay:
             raise
         await self._record(result)
         return len(items)
+
+    def _deliveries(self, items: list[OutboxItem], result: _Pass) -> list[Awaitable[None]]:
+        """The calls of a pass: a batch call per kind where the service has one (an item
+        costs the ledger or identity a fraction of a call), single calls for the rest."""
+        audits = [item for item in items if item.kind == AUDIT]
+        creates = [item for item in items if item.kind == LEDGER and is_create(item.payload)]
+        batched = {item.id for item in (*audits, *creates)}
+        singles = [item for item in items if item.id not in batched]
+        return [
+            self._deliver_audits(audits, result),
+            self._deliver_creates(creates, result),
+            *(self._deliver(item, result) for item in singles),
+        ]
 
     async def _deliver(self, item: OutboxItem, result: _Pass) -> None:
         try:
@@ -123,21 +141,55 @@ class OutboxRelay:
                 delivered = Delivered()
             else:
                 raise ValueError(f"unknown outbox kind {item.kind!r}")
-        except NotReady as exc:
-            result.retry.append((item, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
+            self._settle(item, exc, result)
             return
+        self._settle(item, delivered, result)
+
+    async def _deliver_audits(self, items: list[OutboxItem], result: _Pass) -> None:
+        """All audit records of a pass in one RecordAuditEvents (all or none). If identity
+        refuses the batch, each record goes alone, so only the record at fault is held."""
+        if not items:
+            return
+        try:
+            await self._audit.record([audit_event(item.payload) for item in items])
         except UpstreamRefused as exc:
-            error = f"refused: {exc.reason}: {exc.message}"
-            self._failed(item, exc.reason, error, result, refused=True)
+            if len(items) == 1:
+                self._settle(items[0], exc, result)
+            else:
+                await asyncio.gather(*(self._deliver(item, result) for item in items))
             return
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
-            reason = getattr(exc, "reason", type(exc).__name__)
-            self._failed(item, str(reason), f"{type(exc).__name__}: {exc}", result, refused=False)
+            for item in items:
+                self._settle(item, exc, result)
             return
-        OUTBOX_DELIVERED.labels(item.kind).inc()
-        result.done.append(item.id)
-        if delivered.transaction_id:
-            result.refs.append((delivered.request_id, delivered.transaction_id))
+        for item in items:
+            self._settle(item, Delivered(), result)
+
+    async def _deliver_creates(self, items: list[OutboxItem], result: _Pass) -> None:
+        """All ledger creates of a pass in one CreateTransactions, each item on its own."""
+        if not items:
+            return
+        outcomes = await self._ledger.apply_creates([item.payload for item in items])
+        for item, outcome in zip(items, outcomes, strict=True):
+            self._settle(item, outcome, result)
+
+    def _settle(self, item: OutboxItem, outcome: Delivered | Exception, result: _Pass) -> None:
+        """Record one item's outcome in the pass: done, to retry, or parked."""
+        if isinstance(outcome, NotReady):
+            result.retry.append((item, str(outcome)))
+        elif isinstance(outcome, UpstreamRefused):
+            error = f"refused: {outcome.reason}: {outcome.message}"
+            self._failed(item, outcome.reason, error, result, refused=True)
+        elif isinstance(outcome, Exception):
+            reason = getattr(outcome, "reason", type(outcome).__name__)
+            error = f"{type(outcome).__name__}: {outcome}"
+            self._failed(item, str(reason), error, result, refused=False)
+        else:
+            OUTBOX_DELIVERED.labels(item.kind).inc()
+            result.done.append(item.id)
+            if outcome.transaction_id:
+                result.refs.append((outcome.request_id, outcome.transaction_id))
 
     def _failed(
         self, item: OutboxItem, reason: str, error: str, result: _Pass, *, refused: bool
@@ -163,8 +215,7 @@ class OutboxRelay:
         unfinished = [item.id for item in release or [] if item.id not in handled]
         async with GatewayUnitOfWork(self._engine) as uow:
             await uow.outbox.release(unfinished, now)
-            for request_id, transaction_id in result.refs:
-                await uow.ledger_refs.remember_transaction(request_id, transaction_id, now)
+            await uow.ledger_refs.remember_transactions(result.refs, now)
             await uow.outbox.complete(result.done, now)
             for item, error in result.retry:
                 await uow.outbox.fail(item.id, error, now + self._backoff(item.attempts))

@@ -16,7 +16,7 @@ the transaction id the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.audit_client import AuditActor, AuditEvent, AuditOutcome
+from gateway_svc.adapters.ledger_client import NewTransaction
 from gateway_svc.domain.fx_postings import (
     MultiCurrencyTransactionPlan,
     ReverseTransactionPlan,
@@ -79,18 +80,49 @@ class LedgerApplier:
             await self._ledger.void(hold, request_id=plan.request_id)
         return Delivered()
 
+    async def apply_creates(
+        self, payloads: Sequence[Mapping[str, Any]]
+    ) -> list[Delivered | Exception]:
+        """Send many create payloads (``is_create``) in one CreateTransactions call; per
+        payload, in order, what it produced or the exception it alone failed with.
+
+        Each item stands alone (the ledger's INDEPENDENT mode), so one refused posting
+        never holds back the others of a relay pass; their order in the call is the
+        outbox's, so a payment's postings are recorded in the order they were written.
+        """
+        out: list[Delivered | Exception | None] = [None] * len(payloads)
+        batch: list[tuple[int, CreateTransactionPlan | MultiCurrencyTransactionPlan]] = []
+        for index, payload in enumerate(payloads):
+            plan = payload_plan(payload)
+            assert isinstance(plan, CreateTransactionPlan | MultiCurrencyTransactionPlan), plan
+            try:
+                await self._open(payload_books(payload), fx=payload_opens_fx(payload))
+            except Exception as exc:  # noqa: BLE001 - the item's own failure, recorded
+                out[index] = exc
+                continue
+            batch.append((index, plan))
+        results: Sequence[str | Exception]
+        try:
+            results = await self._ledger.create_transactions([_new(p) for _, p in batch])
+        except Exception as exc:  # noqa: BLE001 - every item of the call failed alike
+            results = [exc] * len(batch)
+        for (index, plan), result in zip(batch, results, strict=True):
+            out[index] = (
+                result if isinstance(result, Exception) else Delivered(plan.request_id, result)
+            )
+        return [item for item in out if item is not None]
+
     async def _create(self, plan: CreateTransactionPlan | MultiCurrencyTransactionPlan) -> str:
         """One CreateTransaction; its ledger id."""
+        new = _new(plan)
         return await self._ledger.create_transaction(
-            transaction_entries(plan),
-            request_id=plan.request_id,
-            pending=plan.pending,
-            pending_timeout_s=(
-                plan.pending_timeout_s if isinstance(plan, CreateTransactionPlan) else None
-            ),
-            external_ref=plan.external_ref,
-            metadata=plan.metadata,
-            description=plan.description,
+            new.entries,
+            request_id=new.request_id,
+            pending=new.pending,
+            pending_timeout_s=new.pending_timeout_s,
+            external_ref=new.external_ref,
+            metadata=new.metadata,
+            description=new.description,
         )
 
     async def _hold(self, hold_request_id: str) -> str:
@@ -114,6 +146,27 @@ class LedgerApplier:
                 await uow.ledger_refs.remember_accounts(ids, books.currency, self._clock())
                 await uow.commit()
         self._opened.add((books, fx))
+
+
+def is_create(payload: Mapping[str, Any]) -> bool:
+    """Whether a ledger payload creates a transaction (and so may go in a batch call):
+    posts, voids and reverses name an earlier transaction and go one by one."""
+    plan = payload_plan(payload)
+    return isinstance(plan, CreateTransactionPlan | MultiCurrencyTransactionPlan)
+
+
+def _new(plan: CreateTransactionPlan | MultiCurrencyTransactionPlan) -> NewTransaction:
+    return NewTransaction(
+        entries=transaction_entries(plan),
+        request_id=plan.request_id,
+        pending=plan.pending,
+        pending_timeout_s=(
+            plan.pending_timeout_s if isinstance(plan, CreateTransactionPlan) else None
+        ),
+        external_ref=plan.external_ref,
+        metadata=plan.metadata,
+        description=plan.description,
+    )
 
 
 def transaction_entries(

@@ -40,12 +40,17 @@ def next_check_at(
     return None if delay_s is None else now + timedelta(seconds=delay_s)
 
 
+def first_check_at(rt: GatewayRuntime, payment: Payment, now: datetime) -> datetime | None:
+    """When the reconciler should first ask about a payment a call left open (None: the
+    payment is settled, no check)."""
+    return next_check_at(rt, now, now, 0) if payment.status in OPEN_STATUSES else None
+
+
 async def schedule_payment_check(
     uow: GatewayUnitOfWork, rt: GatewayRuntime, payment: Payment, now: datetime
 ) -> None:
     """Schedule the first check of a payment left open by a call, or clear its schedule."""
-    at = next_check_at(rt, now, now, 0) if payment.status in OPEN_STATUSES else None
-    await uow.payments.schedule_check(payment.id, at, 0)
+    await uow.payments.schedule_check(payment.id, first_check_at(rt, payment, now), 0)
 
 
 async def schedule_refund_check(

@@ -16,6 +16,7 @@ from gateway_svc.adapters.ledger_client import (
     LedgerClient,
     LedgerRefused,
     LedgerUnavailable,
+    NewTransaction,
 )
 from tests.integration.gateway.support import TIMEOUT_S, GatewayStack, chart, new_merchant
 
@@ -147,6 +148,30 @@ async def test_a_payable_that_would_go_negative_is_refused_with_limit_exceeded(
 
     assert refused.value.reason == "LIMIT_EXCEEDED"
     assert refused.value.metadata  # the ledger's ErrorInfo metadata comes through
+
+
+async def test_a_batch_records_each_item_on_its_own_and_answers_per_item(
+    ledger: LedgerClient,
+) -> None:
+    clearing, payable, fees = accounts = chart(new_merchant())
+    ids = await ledger.ensure_accounts(accounts)
+    sale = [(clearing.code, "DEBIT", 700, "EUR"), (payable.code, "CREDIT", 700, "EUR")]
+    overdraft = [(payable.code, "DEBIT", 5000, "EUR"), (fees.code, "CREDIT", 5000, "EUR")]
+    first, refused_rid, second = _rid(), _rid(), _rid()
+
+    results = await ledger.create_transactions([
+        NewTransaction(sale, first),
+        NewTransaction(overdraft, refused_rid),
+        NewTransaction(sale, second, pending=True, pending_timeout_s=600),
+    ])  # fmt: skip
+    again = await ledger.create_transactions([NewTransaction(sale, first)])
+
+    assert isinstance(results[0], str) and results[0].startswith("txn_")
+    assert isinstance(results[1], LedgerRefused) and results[1].reason == "LIMIT_EXCEEDED"
+    assert isinstance(results[2], str) and results[2] != results[0]
+    assert again == [results[0]]  # a repeated request id answers the first recording
+    owed = await ledger.get_balance(ids[payable.code])
+    assert (owed.posted_minor, owed.pending_minor) == (700, 1400)  # pending: posted + held
 
 
 async def test_an_unknown_account_code_is_refused_before_any_transaction(

@@ -18,8 +18,9 @@ from typing import Any
 
 import grpc
 
-from gateway_svc.adapters.audit_client import AuditEvent
-from gateway_svc.adapters.ledger_client import LedgerRefused, LedgerUnavailable
+from gateway_svc.adapters.audit_client import AuditEvent, AuditRefused
+from gateway_svc.adapters.internal_rpc import UpstreamError
+from gateway_svc.adapters.ledger_client import LedgerRefused, LedgerUnavailable, NewTransaction
 from gateway_svc.adapters.providers.authorizenet import AuthorizeNetConfig, AuthorizeNetProvider
 from gateway_svc.adapters.providers.http import HttpConfig
 from gateway_svc.adapters.providers.paypal import PayPalConfig, PayPalProvider
@@ -75,6 +76,8 @@ class LedgerRecorder:
     """How many next calls answer LedgerUnavailable (a ledger outage)."""
     refuse: dict[str, str] = field(default_factory=dict)
     """request id -> the reason to refuse it with."""
+    batches: list[int] = field(default_factory=list)
+    """The size of every ``create_transactions`` call."""
 
     def _gate(self, op: str, request_id: str) -> None:
         self.calls.append((op, request_id))
@@ -154,6 +157,23 @@ class LedgerRecorder:
         self.by_request[request_id] = tx_id
         return tx_id
 
+    async def create_transactions(
+        self, items: Sequence[NewTransaction]
+    ) -> list[str | UpstreamError]:
+        """The batch call, INDEPENDENT mode: each item on its own, its failure its own."""
+        self.batches.append(len(items))
+        out: list[str | UpstreamError] = []
+        for item in items:
+            try:
+                out.append(await self.create_transaction(
+                    item.entries, request_id=item.request_id, pending=item.pending,
+                    pending_timeout_s=item.pending_timeout_s, external_ref=item.external_ref,
+                    metadata=item.metadata, description=item.description,
+                ))  # fmt: skip
+            except UpstreamError as exc:
+                out.append(exc)
+        return out
+
     async def post(
         self, transaction_id: str, *, request_id: str, amount_minor: int | None = None
     ) -> None:
@@ -208,8 +228,17 @@ class AuditRecorder:
     """An in-memory AuditPort: appends, idempotent by event id."""
 
     events: dict[str, AuditEvent] = field(default_factory=dict)
+    batches: list[int] = field(default_factory=list)
+    """The size of every call, refused ones included."""
+    refuse: set[str] = field(default_factory=set)
+    """Event ids identity refuses (a call holding one records nothing: all or none)."""
 
     async def record(self, events: Sequence[AuditEvent]) -> object:
+        self.batches.append(len(events))
+        if bad := [e.event_id for e in events if e.event_id in self.refuse]:
+            raise AuditRefused(
+                f"refused {bad}", code=grpc.StatusCode.INVALID_ARGUMENT, reason="VALIDATION_FAILED"
+            )
         for event in events:
             self.events.setdefault(event.event_id, event)
         return list(events)
