@@ -5,6 +5,8 @@
           +-- ValidationFailed              VALIDATION_FAILED: a request field is wrong
           |    +-- TestCardNotAllowed       a published test card number sent to a live provider
           |    +-- InvalidPageToken         a page token not issued for these filters
+          |    +-- WebhookPayloadInvalid    a provider callback's body is not the event it claims
+          |    +-- WebhookDestinationRefused  a webhook URL or its address the SSRF guard refuses
           +-- NotFound
           |    +-- PaymentNotFound          also another merchant's payment (no probing by id)
           |    +-- RefundNotFound
@@ -12,6 +14,7 @@
           |    +-- ConversionNotFound
           |    +-- BeneficiaryNotFound      also a deleted one
           |    +-- PayoutNotFound
+          |    +-- WebhookProviderNotFound  a provider-webhook route for no provider we know
           +-- Conflict
           |    +-- IdempotencyKeyReused     the key came back with a different request
           +-- PreconditionFailed
@@ -34,6 +37,9 @@
           +-- ConcurrentModification        a stored version changed under us; safe to retry
           +-- PrincipalMissing              (entrypoints.errors) no edge principal: UNAUTHENTICATED
           +-- LedgerUnavailable             a synchronous hold or balance read could not reach it
+          +-- WebhookSignatureInvalid       a provider callback's signature does not verify
+          |    +-- WebhookSignatureMissing  no signature header (or PayPal transmission header)
+          |    +-- WebhookTimestampOutOfTolerance  signed more than 300 s from now (replay bound)
           +-- NoProviderAvailable           every candidate provider failed or was skipped
                +-- NoRoute                  (routing.py) no rule, or every listed provider skipped
                +-- ProviderUnavailable      the payment's own provider could not capture/cancel
@@ -260,3 +266,46 @@ class LedgerUnavailable(GatewayError):
     nothing was sent to the provider, so a retry with the same request_id is safe."""
 
     reason = "LEDGER_UNAVAILABLE"
+
+
+class WebhookSignatureInvalid(GatewayError):
+    """Raised when a provider callback's signature does not verify over the raw body (wrong
+    secret, tampered bytes, a malformed header). Nothing was applied; the message names the
+    header, never a secret or the expected signature."""
+
+    reason = "WEBHOOK_SIGNATURE_INVALID"
+
+
+class WebhookSignatureMissing(WebhookSignatureInvalid):
+    """Raised when a provider callback carries no signature header (or, for PayPal, lacks
+    one of the transmission headers its verification call needs)."""
+
+    reason = "WEBHOOK_SIGNATURE_MISSING"
+
+
+class WebhookTimestampOutOfTolerance(WebhookSignatureInvalid):
+    """Raised when a signed callback's timestamp is more than the tolerance (300 s) away
+    from now, in either direction: a replayed or badly clocked delivery."""
+
+    reason = "WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE"
+
+
+class WebhookPayloadInvalid(ValidationFailed):
+    """Raised when a verified provider callback's body is not the event it claims to be (not
+    JSON, a field missing or of the wrong type); its violations name the fields."""
+
+    reason = "WEBHOOK_PAYLOAD_INVALID"
+
+
+class WebhookProviderNotFound(NotFound):
+    """Raised when a provider-webhook route names no provider the gateway knows."""
+
+    reason = "WEBHOOK_PROVIDER_NOT_FOUND"
+
+
+class WebhookDestinationRefused(ValidationFailed):
+    """Raised when a merchant webhook URL is not https, carries a user name, or names (or
+    resolves to) an address the SSRF guard refuses: loopback, link-local, private and the
+    like (``domain.webhooks_ssrf``). One violation, on the URL field."""
+
+    reason = "WEBHOOK_DESTINATION_REFUSED"

@@ -27,6 +27,15 @@ FxProviderNotConfigured (a     UNAVAILABLE            503   no FX provider on th
 NoProviderAvailable, in                                     nothing was done; it works once
 fx_common)                                                  Currencycloud is configured
 PrincipalMissing               UNAUTHENTICATED        401   no edge principal to believe
+WebhookSignatureInvalid        UNAUTHENTICATED        401   a provider callback that does not
+(WebhookSignatureMissing,                                   verify: nothing was applied
+WebhookTimestampOutOfTolerance)
+WebhookPayloadInvalid (a       INVALID_ARGUMENT       400   verified, but not the event it
+ValidationFailed)                                           claims; violations name fields
+WebhookProviderNotFound (a     NOT_FOUND              404   a provider-webhook route for no
+NotFound)                                                   provider the gateway knows
+WebhookDestinationRefused (a   INVALID_ARGUMENT       400   a webhook URL the SSRF guard
+ValidationFailed)                                           refuses; one violation on ``url``
 =============================  =====================  ====  ================================
 
 IDEMPOTENCY_KEY_REUSED is ALREADY_EXISTS (409). Stripe answers a key reused with other
@@ -71,6 +80,10 @@ ERROR_TABLE: ErrorTable = {
     e.NoProviderAvailable: grpc.StatusCode.UNAVAILABLE,
     e.LedgerUnavailable: grpc.StatusCode.UNAVAILABLE,
     PrincipalMissing: grpc.StatusCode.UNAUTHENTICATED,
+    e.WebhookSignatureInvalid: grpc.StatusCode.UNAUTHENTICATED,
+    e.WebhookPayloadInvalid: grpc.StatusCode.INVALID_ARGUMENT,
+    e.WebhookProviderNotFound: grpc.StatusCode.NOT_FOUND,
+    e.WebhookDestinationRefused: grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 MAPPER = ErrorMapper(ERROR_TABLE, ERROR_DOMAIN)
