@@ -99,6 +99,11 @@ class StripeSettings(ProviderSettings):
         default=SecretStr("sk_test_paymesh_sandbox_4eC39HqLyjWDarjtT1zdp7dc"),
         description="secret API key (sk_test_... / sk_live_...)",
     )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr("whsec_paymesh_sandbox_stripe_5d1f0c7a9b"),
+        description="the webhook endpoint's signing secret (whsec_...): verifies "
+        "Stripe-Signature on provider callbacks",
+    )
 
 
 class AuthorizeNetSettings(ProviderSettings):
@@ -107,6 +112,11 @@ class AuthorizeNetSettings(ProviderSettings):
     login_id: str = Field(default="paymesh_sbx", description="API login id")
     transaction_key: SecretStr = Field(
         default=SecretStr("8Hk4Zr72Tq9pW3mX"), description="transaction key"
+    )
+    signature_key: SecretStr = Field(
+        default=SecretStr("7A3F" * 32),
+        description="Signature Key (128 hex characters): verifies X-ANET-Signature on "
+        "provider callbacks",
     )
 
 
@@ -117,6 +127,11 @@ class RazorpaySettings(ProviderSettings):
     key_secret: SecretStr = Field(
         default=SecretStr("rzp_secret_paymesh_sandbox"), description="key secret"
     )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr("rzp_whsec_paymesh_sandbox"),
+        description="the webhook's secret (set in Razorpay's dashboard, not the key secret): "
+        "verifies X-Razorpay-Signature on provider callbacks",
+    )
 
 
 class PayPalSettings(ProviderSettings):
@@ -125,6 +140,13 @@ class PayPalSettings(ProviderSettings):
     client_id: str = Field(default="paymesh-sandbox-client", description="REST app client id")
     client_secret: SecretStr = Field(
         default=SecretStr("paymesh-sandbox-secret"), description="REST app secret"
+    )
+    # An identifier, not a secret: PayPal's verification call checks the signature against
+    # it, and only PayPal's key can sign; hence str, shown in --help like login_id.
+    webhook_id: str = Field(
+        default="WH-PAYMESH-SANDBOX-0001",
+        description="the webhook's id (WH-...): named in each verify-webhook-signature call "
+        "that verifies a provider callback",
     )
     order_search: bool | None = Field(
         default=None,
@@ -168,6 +190,11 @@ class CurrencycloudSettings(ProviderSettings):
     api_key: SecretStr = Field(
         default=SecretStr("cb58751f6736223873756fa0659c26ec49bcea1f22b9892143cecd895797ef29"),
         description="API key (64 hex characters)",
+    )
+    webhook_secret: SecretStr = Field(
+        default=SecretStr("cc_whsec_paymesh_sandbox"),
+        description="the push notifications' signing secret: verifies X-CC-Signature on "
+        "provider callbacks",
     )
 
 
@@ -229,6 +256,12 @@ class GatewaySettings(ServiceSettings):
         le=3600,
         description="seconds between status poller passes over open conversions and payouts "
         "(each is checked 5 s after its creation, then at doubling intervals)",
+    )
+    webhook_secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="key(s) sealing merchant webhook signing secrets at rest (AES-256-GCM): "
+        "base64 of 32 bytes, or '<id>:<base64>,<id>:<base64>' with the sealing key first; "
+        "empty: the published development key (make run and tests only)",
     )
     routing_rules: str = Field(
         default="",
