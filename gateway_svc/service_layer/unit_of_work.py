@@ -10,12 +10,18 @@ from gateway_svc.adapters.ledger_refs import LedgerRefRepository
 from gateway_svc.adapters.outbox import Outbox
 from gateway_svc.adapters.refund_store import RefundRepository
 from gateway_svc.adapters.store import PaymentRepository
+from gateway_svc.adapters.webhook_delivery_store import WebhookDeliveryRepository
+from gateway_svc.adapters.webhook_event_store import WebhookEventRepository
+from gateway_svc.adapters.webhook_inbound_store import ProviderEventRepository
+from gateway_svc.adapters.webhook_store import WebhookEndpointRepository
 from svc_kit import unit_of_work
 
 
 class GatewayUnitOfWork(unit_of_work.UnitOfWork):
-    """``uow.payments``, ``refunds``, ``attempts``, ``keys``, ``outbox`` and ``ledger_refs``
-    on one transaction, rolled back unless ``commit()`` is called."""
+    """``uow.payments``, ``refunds``, ``attempts``, ``keys``, ``outbox``, ``ledger_refs``
+    and the webhook repositories (``webhook_endpoints``, ``webhook_events``,
+    ``webhook_deliveries``, ``provider_events``) on one transaction, rolled back unless
+    ``commit()`` is called."""
 
     def bind(self, conn: AsyncConnection) -> None:
         self.payments = PaymentRepository(conn)
@@ -24,3 +30,7 @@ class GatewayUnitOfWork(unit_of_work.UnitOfWork):
         self.keys = IdempotencyKeyRepository(conn)
         self.outbox = Outbox(conn)
         self.ledger_refs = LedgerRefRepository(conn)
+        self.webhook_endpoints = WebhookEndpointRepository(conn)
+        self.webhook_events = WebhookEventRepository(conn)
+        self.webhook_deliveries = WebhookDeliveryRepository(conn)
+        self.provider_events = ProviderEventRepository(conn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import gateway_svc.adapters.webhook_tables  # noqa: F401 - registers the issue-7 tables on metadata
 from gateway_svc.adapters.tables import metadata
 
 connection = context.config.attributes["connection"]
