@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import exc as sa_exc
@@ -149,5 +150,39 @@ async def test_postgres_engine_from_a_plain_url_retries_serialization_failures(
         )
         assert await _counter(engine) == WRITERS
         assert conflicts > 0, "the writers never collided; the test proves nothing"
+    finally:
+        await engine.dispose()
+
+
+async def test_db_restart_costs_one_failed_transaction_then_the_pool_reconnects(
+    pg_database_url: str, pg_admin_url: str
+) -> None:
+    """No pre-ping (a round trip per transaction): when the server ends every connection (a
+    restart), the first transaction on a dead pooled connection fails, that failure
+    invalidates the whole pool, and every transaction after it opens a fresh connection."""
+    engine = make_engine(pg_database_url)
+    try:
+        # Four pooled connections, all idle in the pool.
+        conns = [await engine.connect() for _ in range(4)]
+        for conn in conns:
+            await conn.execute(text("SELECT 1"))
+        for conn in conns:
+            await conn.close()
+        name = str(make_url(pg_database_url).database)
+        admin_url = make_url(pg_admin_url).set(drivername="postgresql").render_as_string(False)
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            ).fetchone()
+        assert ended is not None and ended[0] == 4
+        outcomes = []
+        for _ in range(6):
+            try:
+                async with engine.connect() as conn:
+                    outcomes.append((await conn.execute(text("SELECT 7"))).scalar_one())
+            except sa_exc.DBAPIError as exc:
+                outcomes.append("invalidated" if exc.connection_invalidated else "failed")
+        assert outcomes == ["invalidated", 7, 7, 7, 7, 7]
     finally:
         await engine.dispose()
