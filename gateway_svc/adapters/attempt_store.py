@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_svc.domain.attempts import Attempt, Operation, Outcome
@@ -37,6 +37,16 @@ def _doc(attempt: Attempt, tries: Sequence[Mapping[str, Any]]) -> str:
     return dumps({**attempt.to_dict(), "tries": [dict(t) for t in tries]})
 
 
+# Built once, executed with parameters (see store.py): the statements of every payment.
+_INSERT = insert(attempts)
+_SAVE = update(attempts).where(attempts.c.id == bindparam("b_id"))
+_OF_PAYMENT = (
+    select(attempts.c.doc)
+    .where(attempts.c.payment_id == bindparam("b_payment"))
+    .order_by(attempts.c.seq)
+)
+
+
 class AttemptRepository:
     """``attempts`` rows on one connection (bound by the unit of work)."""
 
@@ -56,40 +66,35 @@ class AttemptRepository:
         seq = 1
         if not first:
             last = await self._conn.execute(
-                select(func.max(attempts.c.seq)).where(
-                    attempts.c.payment_id == attempt.payment_id
-                )
+                select(func.max(attempts.c.seq)).where(attempts.c.payment_id == attempt.payment_id)
             )
             seq = int(last.scalar_one() or 0) + 1
-        await self._conn.execute(
-            insert(attempts).values(
-                id=attempt.id,
-                payment_id=attempt.payment_id,
-                refund_id=attempt.refund_id or None,
-                seq=seq,
-                operation=attempt.operation.value,
-                provider=attempt.provider.value,
-                outcome=attempt.outcome.value,
-                started_at=utc(attempt.started_at),
-                finished_at=utc_or_none(attempt.finished_at),
-                merchant_id=merchant_id,
-                request_key=request_key,
-                doc=_doc(attempt, ()),
-            )
-        )
+        values = {
+            "id": attempt.id,
+            "payment_id": attempt.payment_id,
+            "refund_id": attempt.refund_id or None,
+            "seq": seq,
+            "operation": attempt.operation.value,
+            "provider": attempt.provider.value,
+            "outcome": attempt.outcome.value,
+            "started_at": utc(attempt.started_at),
+            "finished_at": utc_or_none(attempt.finished_at),
+            "merchant_id": merchant_id,
+            "request_key": request_key,
+            "doc": _doc(attempt, ()),
+        }
+        await self._conn.execute(_INSERT, values)
         return seq
 
     async def save(self, attempt: Attempt, tries: Sequence[Mapping[str, Any]] = ()) -> None:
         """Write a finished (or re-tried) attempt over its row."""
-        await self._conn.execute(
-            update(attempts)
-            .where(attempts.c.id == attempt.id)
-            .values(
-                outcome=attempt.outcome.value,
-                finished_at=utc_or_none(attempt.finished_at),
-                doc=_doc(attempt, tries),
-            )
-        )
+        values = {
+            "b_id": attempt.id,
+            "outcome": attempt.outcome.value,
+            "finished_at": utc_or_none(attempt.finished_at),
+            "doc": _doc(attempt, tries),
+        }
+        await self._conn.execute(_SAVE, values)
 
     async def get(self, attempt_id: str) -> Attempt | None:
         """One attempt by id."""
@@ -105,12 +110,7 @@ class AttemptRepository:
 
     async def for_payment(self, payment_id: str) -> list[Attempt]:
         """Every attempt of a payment, in the order they were made."""
-        stmt = (
-            select(attempts.c.doc)
-            .where(attempts.c.payment_id == payment_id)
-            .order_by(attempts.c.seq)
-        )
-        docs = (await self._conn.execute(stmt)).scalars().all()
+        docs = (await self._conn.execute(_OF_PAYMENT, {"b_payment": payment_id})).scalars().all()
         return [Attempt.from_dict(json.loads(doc)) for doc in docs]
 
     async def for_payments(self, payment_ids: Sequence[str]) -> dict[str, list[Attempt]]:

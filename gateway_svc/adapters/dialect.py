@@ -17,6 +17,25 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+_PREBUILT: dict[tuple[str, str, tuple[str, ...], bool], Any] = {}
+
+
+def _statement(conn: AsyncConnection, table: Table, keys: Sequence[str], returning: bool) -> Any:
+    """The backend's ``INSERT ... ON CONFLICT DO NOTHING`` for ``table``, built once per
+    process: the values come with each execution, so SQLAlchemy neither rebuilds the
+    statement nor recomputes its cache key from bound literals (half of a statement's
+    Python cost, measured)."""
+    dialect = conn.dialect.name
+    cache_key = (dialect, table.name, tuple(keys), returning)
+    stmt = _PREBUILT.get(cache_key)
+    if stmt is None:
+        make = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = make(table).on_conflict_do_nothing(index_elements=list(keys))
+        if returning:
+            stmt = stmt.returning(table.c[keys[0]])
+        _PREBUILT[cache_key] = stmt
+    return stmt
+
 
 async def insert_or_ignore(
     conn: AsyncConnection, table: Table, values: Mapping[str, Any], keys: Sequence[str]
@@ -25,26 +44,15 @@ async def insert_or_ignore(
 
     Decided by ``RETURNING``, not ``rowcount``: psycopg reports -1 for this statement.
     """
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt: Any = (
-        make(table)
-        .values(dict(values))
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(table.c[keys[0]])
-    )
-    result = await conn.execute(stmt)
+    result = await conn.execute(_statement(conn, table, keys, True), dict(values))
     return result.first() is not None
 
 
 async def insert_many_or_ignore(
     conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
 ) -> None:
-    """Insert every row of ``rows`` whose ``keys`` are not taken yet, in one statement (a
-    multi-row ``VALUES``): one round trip for a batch instead of one per row."""
+    """Insert every row of ``rows`` whose ``keys`` are not taken yet, in one round trip (an
+    executemany, which SQLAlchemy sends as one multi-row ``VALUES`` on PostgreSQL)."""
     if not rows:
         return
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt: Any = make(table).values([dict(r) for r in rows]).on_conflict_do_nothing(
-        index_elements=list(keys)
-    )
-    await conn.execute(stmt)
+    await conn.execute(_statement(conn, table, keys, False), [dict(r) for r in rows])

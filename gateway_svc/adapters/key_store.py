@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_svc.domain.errors import ConcurrentModification
@@ -51,6 +51,17 @@ def _same(record: KeyRecord) -> ColumnElement[bool]:
     )
 
 
+# ``save`` is on every keyed request's path: its two shapes (the expected key locked, or
+# not) are built once and executed with parameters (see store.py).
+_SAME_KEY = and_(
+    k.c.merchant_id == bindparam("b_merchant"),
+    k.c.key == bindparam("b_key"),
+    k.c.recovery_point == bindparam("b_point"),
+)
+_SAVE_UNLOCKED = update(k).where(_SAME_KEY, k.c.locked_at.is_(None))
+_SAVE_LOCKED = update(k).where(_SAME_KEY, k.c.locked_at == bindparam("b_locked"))
+
+
 class IdempotencyKeyRepository:
     """``idempotency_keys`` rows on one connection (bound by the unit of work)."""
 
@@ -81,7 +92,14 @@ class IdempotencyKeyRepository:
         values.pop("created_at")
         if refund_id is not None:
             values["refund_id"] = refund_id
-        result = await self._conn.execute(update(k).where(_same(expected)).values(values))
+        values |= {"b_merchant": expected.merchant_id, "b_key": expected.key,
+                   "b_point": expected.recovery_point.value}  # fmt: skip
+        if expected.locked_at is None:
+            stmt = _SAVE_UNLOCKED
+        else:
+            stmt = _SAVE_LOCKED
+            values["b_locked"] = utc(expected.locked_at)
+        result = await self._conn.execute(stmt, values)
         if result.rowcount != 1:
             raise ConcurrentModification(
                 "the idempotency key was taken over by another request; retry",

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, case, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_svc.domain.errors import ConcurrentModification
@@ -49,6 +49,20 @@ class DueCheck:
     checks_done: int
 
 
+# Built once: executed with their values as parameters, so SQLAlchemy skips rebuilding them
+# and hashing bound literals into a cache key on every call (the create path's statements).
+_INSERT = insert(payments)
+_HELD = payments.c.lease_key == bindparam("b_holder")
+_SETTLE = (
+    update(payments)
+    .where(payments.c.id == bindparam("b_id"), payments.c.version == bindparam("b_read"))
+    .values(
+        lease_key=case((_HELD, None), else_=payments.c.lease_key),
+        lease_until=case((_HELD, None), else_=payments.c.lease_until),
+    )
+)
+
+
 class PaymentRepository:
     """``payments`` rows on one connection (bound by the unit of work)."""
 
@@ -63,7 +77,7 @@ class PaymentRepository:
         values |= {"checks_done": 0, "next_check_at": None}
         if lease_key and lease_until is not None:
             values |= {"lease_key": lease_key, "lease_until": utc(lease_until)}
-        await self._conn.execute(insert(payments).values(values))
+        await self._conn.execute(_INSERT, values)
 
     async def get(self, merchant_id: str, payment_id: str) -> Payment | None:
         """The merchant's payment with this id; None for a missing or another's payment."""
@@ -113,18 +127,14 @@ class PaymentRepository:
         values = payment_values(payment)
         for column in ("id", "merchant_id", "create_time"):
             values.pop(column)
-        held = payments.c.lease_key == holder
         values |= {
             "next_check_at": utc(next_check_at) if next_check_at is not None else None,
             "checks_done": 0,
-            "lease_key": case((held, None), else_=payments.c.lease_key),
-            "lease_until": case((held, None), else_=payments.c.lease_until),
+            "b_id": payment.id,
+            "b_read": read_version,
+            "b_holder": holder,
         }
-        result = await self._conn.execute(
-            update(payments)
-            .where(payments.c.id == payment.id, payments.c.version == read_version)
-            .values(values)
-        )
+        result = await self._conn.execute(_SETTLE, values)
         if result.rowcount != 1:
             raise ConcurrentModification(
                 f"payment {payment.id} changed since it was read; retry the request",
