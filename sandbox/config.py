@@ -1,4 +1,5 @@
-"""What every simulator accepts: credentials, token lifetimes and the sandbox's own URL.
+"""What every simulator accepts: credentials, token lifetimes, the sandbox's own URL, and where
+its signed provider callbacks go (sandbox.webhooks).
 
 The credential defaults are the same literal values the gateway's settings default to, so a
 stack started with no configuration at all connects; they are written out here rather than
@@ -36,6 +37,21 @@ class SandboxConfig:
     """PayPal's documented access-token lifetime (9 hours)."""
     currencycloud_login_id: str = "sandbox@paymesh.local"
     currencycloud_api_key: str = "cb58751f6736223873756fa0659c26ec49bcea1f22b9892143cecd895797ef29"
+    stripe_webhook_secret: str = "whsec_paymesh_sandbox_stripe_5d1f0c7a9b"  # noqa: S105
+    authorizenet_signature_key: str = "7A3F" * 32
+    """Authorize.net's Signature Key: 128 upper-case hex characters."""
+    razorpay_webhook_secret: str = "rzp_whsec_paymesh_sandbox"  # noqa: S105
+    paypal_webhook_id: str = "WH-PAYMESH-SANDBOX-0001"
+    """The id PayPal gave the merchant's webhook; verify-webhook-signature checks it."""
+    currencycloud_webhook_secret: str = "cc_whsec_paymesh_sandbox"  # noqa: S105
+    webhook_target: str = ""
+    """Base URL the callbacks are POSTed under (``<target>/v1/provider-webhooks/<provider>``),
+    e.g. Envoy's ``https://127.0.0.1:8443``; empty: no callbacks are sent."""
+    webhook_ca_file: str = ""
+    """PEM bundle trusted for an https target; empty: the default trust store."""
+    webhook_delay_ms: int = 100
+    """How long after the state change a callback is sent at the earliest: providers call
+    back shortly after answering, not while the merchant is still reading the reply."""
     public_url: str = ""
     """The sandbox's base URL as payers' browsers reach it (3DS action URLs and the like).
     Set by SANDBOX_PUBLIC_URL (compose: the published port); otherwise filled in by the

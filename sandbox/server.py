@@ -9,6 +9,9 @@ serves HTTP/1.1 (sandbox.http_wire) over TLS or, for unit tests, plaintext. Rout
     ANY  /<provider>/<path>?<q>   sim.handle(SimRequest(method, "/<path>", q, headers, body))
     else                          404 {"error": ...}
 
+Simulators' callbacks (sandbox.webhooks) go out through one WebhookSender per sandbox, built
+from the same config and stopped by ``close()``.
+
 The path after the prefix is passed as sent (not percent-decoded), like the query's keys and
 values are decoded by parse_qsl (the last value of a repeated key wins).
 """
@@ -31,6 +34,7 @@ from sandbox.faults import Fault, FaultBook, FaultKind
 from sandbox.http_wire import Abort, Action, Hold, HttpConnection, Reply
 from sandbox.registry import SimFactory
 from sandbox.stats import RequestStats
+from sandbox.webhooks.sender import WebhookSender
 
 DEFAULT_HOLD_CAP_S = 120.0
 _BACKLOG = 1024
@@ -42,12 +46,21 @@ _EMPTY_QUERY: Mapping[str, str] = {}
 class Sandbox:
     """The routing, fault and control logic, independent of sockets (``dispatch``)."""
 
-    def __init__(self, sims: Mapping[str, ProviderSim], *, hold_cap_s: float) -> None:
+    def __init__(
+        self,
+        sims: Mapping[str, ProviderSim],
+        *,
+        hold_cap_s: float,
+        webhooks: WebhookSender | None = None,
+    ) -> None:
         self.sims = dict(sims)
         self.faults = FaultBook(self.sims)
         self.stats = RequestStats()
+        self.webhooks = webhooks or WebhookSender(SandboxConfig())
+        """Sends the simulators' callbacks (off until given a target)."""
+        self.webhooks.attach(self.sims.values())
         self._control = ControlApi(
-            self.sims, self.faults, self.stats, lambda: self.connections_accepted
+            self.sims, self.faults, self.stats, lambda: self.connections_accepted, self.webhooks
         )
         self._hold = Hold(hold_cap_s)
         self.connections_accepted = 0
@@ -65,7 +78,7 @@ class Sandbox:
             dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else _EMPTY_QUERY
         )
         if path.startswith(CONTROL_PREFIX):
-            return Reply(self._control.handle(method, path, query, body))
+            return Reply(await self._control.handle(method, path, query, body))
         if path == "/healthz":
             return self._healthy
         name, slash, rest = path[1:].partition("/")
@@ -135,6 +148,7 @@ class RunningSandbox:
                 pending.append(task)
         await asyncio.gather(*pending, return_exceptions=True)
         await self._server.wait_closed()
+        await self.sandbox.webhooks.close()
 
 
 async def start_sandbox(
@@ -149,7 +163,8 @@ async def start_sandbox(
     """Bind, build every simulator with the bound ``public_url``, and start serving.
 
     Raises ValueError when two factories build simulators of the same name, or a simulator's
-    name differs from the one it is registered under (it would be mounted at the wrong path).
+    name differs from the one it is registered under (it would be mounted at the wrong path),
+    and InvalidSetting (a ValueError) for a malformed ``webhook_target`` or ``webhook_ca_file``.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family, backlog=_BACKLOG)
@@ -162,7 +177,9 @@ async def start_sandbox(
             config = dataclasses.replace(
                 config, public_url=f"{scheme}://{_url_host(host)}:{bound_port}"
             )
-        sandbox = Sandbox(_build_sims(factories, config), hold_cap_s=hold_cap_s)
+        sandbox = Sandbox(
+            _build_sims(factories, config), hold_cap_s=hold_cap_s, webhooks=WebhookSender(config)
+        )
         live: set[HttpConnection] = set()
 
         def accept() -> HttpConnection:

@@ -36,6 +36,8 @@ from sandbox.authorizenet.store import Store
 from sandbox.authorizenet.transactions import Transactions, auth_code_for
 from sandbox.config import SandboxConfig
 from sandbox.core import SimRequest, SimResponse
+from sandbox.webhooks import authorizenet as events
+from sandbox.webhooks.events import EventSink
 
 NAME: Final = "authorizenet"
 API_PATH: Final = "/xml/v1/request.api"
@@ -50,7 +52,9 @@ class AuthorizeNetSim:
     def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.store = Store(clock)
-        self.transactions = Transactions(self.store, self.consent_url)
+        self.webhooks = EventSink()
+        """Where the merchant's webhooks go (sandbox.webhooks.authorizenet lists them)."""
+        self.transactions = Transactions(self.store, self.consent_url, self.webhooks)
         self.reports = Reports(self.store)
         self._methods: dict[str, Callable[[Mapping[str, Any], str | None], SimResponse]] = {
             "createTransactionRequest": self.transactions.create,
@@ -132,8 +136,11 @@ class AuthorizeNetSim:
             trans.auth_code = auth_code_for(trans_id)
             if trans.transaction_type == store.AUTH_CAPTURE:
                 trans.status, trans.settle_minor = store.CAPTURED, trans.auth_minor
+                kind = events.AUTHCAPTURE_CREATED
             else:
                 trans.status = store.AUTHORIZED
+                kind = events.AUTHORIZATION_CREATED
+            self.transactions.notify(kind, trans, trans.auth_minor)
         return SimResponse.of_json(200, {"transId": trans_id, "transactionStatus": trans.status})
 
     def fault_reply(self, status: int, retry_after_s: float | None) -> SimResponse:

@@ -20,6 +20,8 @@ check; what is left is Authorize.net's business rules, each answered with its re
 
 Declines are recorded (and occupy the duplicate window); errors (response code 3) are not and
 carry transId "0", as the real gateway does for requests it refuses before the processor.
+Each approved transaction emits its ``net.authorize.payment.*.created`` webhook
+(sandbox.webhooks.authorizenet).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from typing import Any, Final
 from sandbox.authorizenet import codes, outcomes, replies, store
 from sandbox.authorizenet.store import DuplicateKey, Store, Transaction
 from sandbox.core import SimResponse
+from sandbox.webhooks import authorizenet as events
+from sandbox.webhooks.events import EventSink
 from svc_kit.currencies import exponent
 
 MASK: Final = "X" * 4
@@ -110,9 +114,16 @@ def to_minor(amount: Decimal, currency: str) -> int | None:
 class Transactions:
     """The createTransaction rules over one merchant account (``Store``)."""
 
-    def __init__(self, accounts: Store, action_url: Callable[[str], str]) -> None:
+    def __init__(
+        self, accounts: Store, action_url: Callable[[str], str], webhooks: EventSink
+    ) -> None:
         self.store = accounts
         self._action_url = action_url
+        self._webhooks = webhooks
+
+    def notify(self, kind: str, trans: Transaction, amount_minor: int) -> None:
+        """Emit webhook ``kind`` about ``trans`` (an approved transaction)."""
+        self._webhooks.emit(lambda: events.anet_event(kind, trans, amount_minor))
 
     def create(self, request: _Request, ref_id: str | None) -> SimResponse:
         """Answer a createTransactionRequest (already schema- and credential-checked)."""
@@ -192,6 +203,9 @@ class Transactions:
             submitted_utc=store.utc_now(),
         )
         self.store.add(trans, key)
+        if response_code == codes.APPROVED:
+            kind = events.AUTHCAPTURE_CREATED if capture else events.AUTHORIZATION_CREATED
+            self.notify(kind, trans, amount_minor)
         action_url = self._action_url(trans_id) if response_code == codes.PAYER_CONSENT else ""
         return transaction_response(
             decision.reason, trans=trans, avs=decision.avs, cvv=decision.cvv, action_url=action_url
@@ -220,6 +234,7 @@ class Transactions:
             amount_minor = parsed
         trans.status = store.CAPTURED
         trans.settle_minor = amount_minor
+        self.notify(events.CAPTURE_CREATED, trans, amount_minor)
         return transaction_response(1, trans=trans, ref_trans_id=trans.trans_id)
 
     def _void(self, tx: _Request) -> dict[str, object]:
@@ -237,6 +252,7 @@ class Transactions:
                 original.refunded_minor -= trans.settle_minor
         trans.status = store.VOIDED
         trans.settle_minor = 0
+        self.notify(events.VOID_CREATED, trans, trans.auth_minor)
         return transaction_response(1, trans=trans, ref_trans_id=trans.trans_id)
 
     def _refund(self, tx: _Request) -> dict[str, object]:
@@ -293,6 +309,7 @@ class Transactions:
             ref_trans_id=original.trans_id,
         )
         self.store.add(refund, key)
+        self.notify(events.REFUND_CREATED, refund, amount_minor)
         return transaction_response(1, trans=refund, ref_trans_id=original.trans_id)
 
     def _referenced(

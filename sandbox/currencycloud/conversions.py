@@ -28,6 +28,8 @@ send one, and a missing one should fail its tests, not pass them.
 Status: a new conversion is ``awaiting_funds``; the sandbox-only control
 ``POST /_sandbox/conversions/{id}/advance[?status=]`` moves it to ``funds_arrived``, then
 ``trade_settled`` (or straight to the status named; ``closed`` too). Nothing moves by time.
+Reaching ``trade_settled`` (or ``closed`` without it) sends the ``conversion_completed`` push
+notification (sandbox.webhooks.currencycloud).
 """
 
 from __future__ import annotations
@@ -51,11 +53,14 @@ from sandbox.currencycloud.wire import (
     page,
     problem,
 )
+from sandbox.webhooks import currencycloud as events
+from sandbox.webhooks.events import EventSink
 
 CREATE_ERROR = "conversion_create_failed"
 STATUSES = ("awaiting_funds", "funds_sent", "funds_arrived", "trade_settled", "closed")
 NEXT = {"awaiting_funds": "funds_arrived", "funds_sent": "funds_arrived"}
 NEXT |= {"funds_arrived": "trade_settled"}
+SETTLED = ("trade_settled", "closed")
 _DUPLICATE = (
     "The unique_request_id provided for this conversion has already been used, please provide"
     " a new unique_request_id to successfully submit this conversion"
@@ -67,7 +72,8 @@ Terms = tuple[str, str, str, Decimal | str, str]
 class Conversions:
     """The account's conversions (records are Currencycloud's JSON) and used request ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, webhooks: EventSink) -> None:
+        self._webhooks = webhooks
         self.records: dict[str, dict[str, object]] = {}
         self.replay_identical = True
         """False: an identical retry gets ``duplicate_request`` too (see the docstring)."""
@@ -121,8 +127,13 @@ class Conversions:
         target = status or NEXT.get(str(record["status"]), "")
         if target not in STATUSES:
             raise ValueError(f"conversion {conversion_id} cannot move on from {record['status']}")
+        settles = target in SETTLED and record["status"] not in SETTLED
         record["status"] = target
         record["updated_at"] = now_iso()
+        if settles:
+            self._webhooks.emit(
+                lambda: events.cc_event("conversion", events.CONVERSION_COMPLETED, record)
+            )
         return record
 
 

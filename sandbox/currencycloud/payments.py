@@ -20,10 +20,11 @@ terms ``duplicate_request``; the simulator requires the id.
 Status: created ``ready_to_send``; the sandbox-only control
 ``POST /_sandbox/payments/{id}/advance[?status=]`` moves it to ``submitted``, then
 ``completed``, or ``failed`` when its reference contains ``FAIL_REFERENCE`` (case-insensitive;
-``failure_reason`` then says why). Delete is allowed while ``ready_to_send`` (Currencycloud
-refuses to delete a payment already sent to the bank); it sets ``deleted``. The refusal's
-exact body is not documented: the simulator answers 400 ``payment_delete_failed`` with
-``base: payment_cannot_be_deleted``.
+``failure_reason`` then says why); reaching either sends ``payment_completed`` or
+``payment_failed`` (sandbox.webhooks.currencycloud). Delete is allowed while
+``ready_to_send`` (Currencycloud refuses to delete a payment already sent to the bank); it sets
+``deleted``. The refusal's exact body is not documented: the simulator answers 400
+``payment_delete_failed`` with ``base: payment_cannot_be_deleted``.
 
 Fees: Currencycloud reports ``fee_amount`` and ``fee_currency`` on a payment. The simulator's
 fee is in the payment currency, ``FEE_BPS`` basis points of the amount (10 for regular, 50 for
@@ -52,6 +53,8 @@ from sandbox.currencycloud.wire import (
     page,
     problem,
 )
+from sandbox.webhooks import currencycloud as events
+from sandbox.webhooks.events import EventSink
 from svc_kit.currencies import exponent
 
 CREATE_ERROR = "payment_create_failed"
@@ -63,13 +66,15 @@ _DUPLICATE = (
     " new unique_request_id to successfully submit this payment"
 )
 _TERMS = ("currency", "beneficiary_id", "reason", "reference", "payment_type", "conversion_id")
+_OUTCOMES = {"completed": events.PAYMENT_COMPLETED, "failed": events.PAYMENT_FAILED}
 
 
 class Payments:
     """The account's payments (records are Currencycloud's JSON) and used request ids."""
 
-    def __init__(self, beneficiaries: Beneficiaries) -> None:
+    def __init__(self, beneficiaries: Beneficiaries, webhooks: EventSink) -> None:
         self._beneficiaries = beneficiaries
+        self._webhooks = webhooks
         self.records: dict[str, dict[str, object]] = {}
         self.replay_identical = True
         """False: an identical retry gets ``duplicate_request`` too (see the docstring)."""
@@ -151,6 +156,9 @@ class Payments:
             record["failure_reason"] = "Sandbox: the beneficiary bank rejected the payment"
         if target in ("submitted", "completed"):
             record["transferred_at"] = record["transferred_at"] or now
+        outcome = _OUTCOMES.get(target) if target != current else None
+        if outcome is not None:
+            self._webhooks.emit(lambda: events.cc_event("payment", outcome, record))
         return record
 
     def _problems(self, fields: Mapping[str, str], problems: Problems) -> Decimal | None:

@@ -25,6 +25,9 @@ the gateway never calls them; query parameters, JSON replies)::
     POST /_sandbox/conversions/{id}/advance[?status=]
     POST /_sandbox/payments/{id}/advance[?status=]
 
+Conversions settling and payments completing or failing send push notifications through
+``webhooks`` (sandbox.webhooks.currencycloud).
+
 Handlers never await, so each request's read-check-write of state is atomic on the server's
 event loop (two concurrent creates with one ``unique_request_id`` make one object).
 """
@@ -42,6 +45,7 @@ from sandbox.currencycloud.beneficiaries import Beneficiaries
 from sandbox.currencycloud.conversions import Conversions
 from sandbox.currencycloud.payments import Payments
 from sandbox.currencycloud.wire import CcError, error_reply, form, minor, problem, reply
+from sandbox.webhooks.events import EventSink
 
 NAME = "currencycloud"
 CONTROL_PREFIX = "/_sandbox/"
@@ -60,9 +64,10 @@ class CurrencycloudSim:
 
     def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic):
         self.sessions = Sessions(config, clock)
+        self.webhooks = EventSink()
         self.beneficiaries = Beneficiaries()
-        self.conversions = Conversions()
-        self.payments = Payments(self.beneficiaries)
+        self.conversions = Conversions(self.webhooks)
+        self.payments = Payments(self.beneficiaries, self.webhooks)
 
     @property
     def name(self) -> str:
@@ -198,8 +203,8 @@ class CurrencycloudSim:
         """Forget every object, token and login count."""
         self.sessions.reset()
         self.beneficiaries = Beneficiaries()
-        self.conversions = Conversions()
-        self.payments = Payments(self.beneficiaries)
+        self.conversions = Conversions(self.webhooks)
+        self.payments = Payments(self.beneficiaries, self.webhooks)
 
 
 def _payment_summary(payment: dict[str, object]) -> dict[str, object]:

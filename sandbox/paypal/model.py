@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sandbox.paypal.wire import link, money
+from sandbox.webhooks.events import EventSink
 
 FEE_BPS = 349
 """The percentage part of the simulated fee, in basis points of the gross."""
@@ -149,6 +150,8 @@ class Ctx:
     """The simulated API's base URL (``<public_url>/paypal``), for HATEOAS links."""
     site: str
     """Where the payer's pages live (approval, 3-D Secure); the same server here."""
+    webhooks: EventSink = field(default_factory=EventSink)
+    """Where payment state changes are announced (sandbox.webhooks.paypal)."""
 
 
 def render_authorization(auth: Authorization, api: str, related: bool) -> dict[str, object]:

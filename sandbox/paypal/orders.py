@@ -26,11 +26,14 @@ from sandbox.paypal.model import (
     Order,
     capture_fee,
     order_links,
+    render_authorization,
+    render_capture,
     render_order,
 )
 from sandbox.paypal.outcomes import APPROVED, approved
 from sandbox.paypal.validate import OrderRequest, bad, missing, parse_order
 from sandbox.paypal.wire import new_id, not_found, now_iso, reply, unprocessable, wants_full
+from sandbox.webhooks import paypal as events
 
 AUTHORIZATION_PERIOD = timedelta(days=29)
 """How long PayPal keeps an authorization capturable."""
@@ -105,6 +108,12 @@ def process(ctx: Ctx, order: Order) -> None:
         )
         store.authorizations[auth.id] = auth
         order.authorization_id = auth.id
+        if ok:
+            ctx.webhooks.emit(
+                lambda: events.paypal_event(
+                    events.AUTHORIZATION_CREATED, render_authorization(auth, ctx.api, related=True)
+                )
+            )
     else:
         cap = Capture(
             id=new_id(),
@@ -123,6 +132,10 @@ def process(ctx: Ctx, order: Order) -> None:
         )
         store.captures[cap.id] = cap
         order.capture_ids.append(cap.id)
+        kind = events.CAPTURE_COMPLETED if ok else events.CAPTURE_DENIED
+        ctx.webhooks.emit(
+            lambda: events.paypal_event(kind, render_capture(cap, ctx.api, related=True))
+        )
     order.status = "COMPLETED"
     order.updated = now
 

@@ -11,6 +11,8 @@ Rules follow PayPal's Payments v2 reference, with the simulator's documented lim
   is left is ``REFUND_AMOUNT_EXCEEDED``. A refund without an amount refunds the rest.
 - Without ``Prefer: return=representation`` PayPal answers minimally: ``{id, status, links}``,
   and a void answers ``204 No Content``.
+
+A capture, a void and a refund each emit their webhook (sandbox.webhooks.paypal).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sandbox.paypal.model import (
     render_capture,
     render_refund,
 )
-from sandbox.paypal.validate import bad, invalid
+from sandbox.paypal.validate import bad, invalid, json_object
 from sandbox.paypal.wire import (
     PAYPAL_DECIMALS,
     new_id,
@@ -38,6 +40,7 @@ from sandbox.paypal.wire import (
     unprocessable,
     wants_full,
 )
+from sandbox.webhooks import paypal as events
 
 _CAPTURE_REFUSALS = {
     "VOIDED": ("AUTHORIZATION_VOIDED", "A voided authorization cannot be captured."),
@@ -57,19 +60,6 @@ _VOID_REFUSALS = {
     "DENIED": ("CANNOT_BE_VOIDED", "A denied authorization cannot be voided."),
     "EXPIRED": ("AUTHORIZATION_EXPIRED", "An expired authorization cannot be voided."),
 }
-
-
-def _body(request: SimRequest) -> dict[str, object] | SimResponse:
-    """The optional JSON object these calls take (an empty body means ``{}``)."""
-    if not request.body.strip():
-        return {}
-    try:
-        body = request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return bad("MALFORMED_REQUEST_JSON", "/", "The request JSON is not well formed.")
-    return body
 
 
 def _amount(body: dict[str, object], currency: str, rest: int, mismatch: str) -> int | SimResponse:
@@ -112,7 +102,7 @@ def capture_authorization(ctx: Ctx, request: SimRequest, auth_id: str) -> SimRes
     refusal = _CAPTURE_REFUSALS.get(auth.status)
     if refusal is not None:
         return unprocessable(*refusal)
-    body = _body(request)
+    body = json_object(request)
     if isinstance(body, SimResponse):
         return body
     rest = auth.units - auth.captured_units
@@ -158,6 +148,11 @@ def _new_capture(
     done = final or auth.captured_units == auth.units
     auth.status = "CAPTURED" if done else "PARTIALLY_CAPTURED"
     auth.updated = now
+    ctx.webhooks.emit(
+        lambda: events.paypal_event(
+            events.CAPTURE_COMPLETED, render_capture(cap, ctx.api, related=True)
+        )
+    )
     return cap
 
 
@@ -171,6 +166,11 @@ def void(ctx: Ctx, request: SimRequest, auth_id: str) -> SimResponse:
         return unprocessable(*refusal)
     auth.status = "VOIDED"
     auth.updated = now_iso()
+    ctx.webhooks.emit(
+        lambda: events.paypal_event(
+            events.AUTHORIZATION_VOIDED, render_authorization(auth, ctx.api, related=True)
+        )
+    )
     if not wants_full(request.headers):
         return reply(204, None)
     return reply(200, render_authorization(auth, ctx.api, related=True))
@@ -187,7 +187,7 @@ def refund(ctx: Ctx, request: SimRequest, capture_id: str) -> SimResponse:
         )
     if cap.status not in ("COMPLETED", "PARTIALLY_REFUNDED"):
         return unprocessable("REFUND_NOT_ALLOWED", "Refund cannot be issued for this capture.")
-    body = _body(request)
+    body = json_object(request)
     if isinstance(body, SimResponse):
         return body
     rest = cap.units - cap.refunded_units
@@ -218,6 +218,9 @@ def refund(ctx: Ctx, request: SimRequest, capture_id: str) -> SimResponse:
     cap.refund_ids.append(ref.id)
     cap.status = "REFUNDED" if cap.refunded_units == cap.units else "PARTIALLY_REFUNDED"
     cap.updated = ref.created
+    ctx.webhooks.emit(
+        lambda: events.paypal_event(events.CAPTURE_REFUNDED, render_refund(ref, ctx.api))
+    )
     return _reply(request, 201, render_refund(ref, ctx.api), ref.id, ref.status)
 
 

@@ -18,6 +18,11 @@ promise, and the gateway's adapter reads either.) The same id with other paramet
 an ``await``, so a concurrent duplicate on the single-threaded server always finds the first
 one's stored reply: it can never create a second payment.
 
+Webhooks: payment state changes are announced through ``webhooks`` (sandbox.webhooks.paypal),
+and a receiver checks them with ``POST /v1/notifications/verify-webhook-signature`` (bearer
+token as above); the signing cert is ``GET /v1/notifications/certs/{id}``
+(sandbox.paypal.notifications).
+
 Sandbox negative testing: a ``PayPal-Mock-Response: {"mock_application_codes": "<ISSUE>"}``
 header makes the call fail with 422 ``UNPROCESSABLE_ENTITY`` and that issue, as PayPal's
 sandbox does, so adapters can be tested against every documented issue.
@@ -36,7 +41,7 @@ from dataclasses import dataclass
 
 from sandbox.config import SandboxConfig
 from sandbox.core import SimRequest, SimResponse
-from sandbox.paypal import orders, payments
+from sandbox.paypal import notifications, orders, payments
 from sandbox.paypal.model import Ctx, Order, Store
 from sandbox.paypal.wire import canonical, error, iso_minor, now_iso, oauth_error, reply
 
@@ -72,6 +77,7 @@ class PayPalSim:
         self._clock = clock
         api = config.provider_url("paypal")
         self._ctx = Ctx(Store(), api=api, site=api)
+        self.webhooks = self._ctx.webhooks
         self._tokens: dict[str, float] = {}
         self._replies: dict[str, _Stored] = {}
         self.tokens_issued = 0
@@ -87,6 +93,8 @@ class PayPalSim:
             return self._issue_token(request)
         if request.method == "GET" and parts[0] in ("checkoutnow", "webapps"):
             return orders.payer_page(self._ctx, request, parts[0])
+        if request.method == "GET" and parts[:-1] == notifications.CERTS:
+            return notifications.cert(parts[-1])
         refusal = self._check_token(request.headers.get("authorization", ""))
         if refusal is not None:
             return refusal
@@ -135,6 +143,8 @@ class PayPalSim:
         ctx = self._ctx
         if parts == ["v2", "checkout", "orders"]:
             return orders.create(ctx, request)
+        if parts == notifications.VERIFY:
+            return notifications.verify(self._config, request)
         match parts:
             case ["v2", "checkout", "orders", order_id, ("capture" | "authorize") as verb]:
                 return orders.complete(ctx, request, order_id, verb)

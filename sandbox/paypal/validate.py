@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sandbox.cards import BY_TOKEN, brand_of
-from sandbox.core import SimResponse
+from sandbox.core import SimRequest, SimResponse
 from sandbox.paypal.model import Processor
 from sandbox.paypal.outcomes import approved, card_outcome
 from sandbox.paypal.wire import PAYPAL_DECIMALS, error, parse_units, unprocessable
@@ -42,6 +42,19 @@ class OrderRequest:
 def bad(issue: str, field: str, description: str, value: str | None = None) -> SimResponse:
     """A 400 naming the offending field."""
     return error("INVALID_REQUEST", issue, description, field=field, value=value)
+
+
+def json_object(request: SimRequest) -> dict[str, object] | SimResponse:
+    """The optional JSON object a call takes (an empty body means ``{}``), or PayPal's 400."""
+    if not request.body.strip():
+        return {}
+    try:
+        body = request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return bad("MALFORMED_REQUEST_JSON", "/", "The request JSON is not well formed.")
+    return body
 
 
 def missing(field: str) -> SimResponse:

@@ -45,6 +45,7 @@ _VALUE = re.compile(r"^((-?[0-9]+)|(-?([0-9]+)?[.][0-9]+))$")
 
 MESSAGES: dict[str, str] = {
     "INVALID_REQUEST": "Request is not well-formed, syntactically incorrect, or violates schema.",
+    "VALIDATION_ERROR": "Invalid data provided",
     "AUTHENTICATION_FAILURE": (
         "Authentication failed due to invalid authentication credentials or a missing"
         " Authorization header."
@@ -62,6 +63,7 @@ MESSAGES: dict[str, str] = {
 
 _STATUS_OF_NAME = {
     "INVALID_REQUEST": 400,
+    "VALIDATION_ERROR": 400,
     "AUTHENTICATION_FAILURE": 401,
     "NOT_AUTHORIZED": 403,
     "RESOURCE_NOT_FOUND": 404,

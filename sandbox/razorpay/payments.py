@@ -26,6 +26,7 @@ from sandbox.razorpay import validation as check
 from sandbox.razorpay.cards import CardFailure, Verdict, network_of, verdict_of
 from sandbox.razorpay.replies import error_reply, json_reply, refused, unknown_id
 from sandbox.razorpay.store import Order, Payment, Store, fee_and_tax
+from sandbox.webhooks import razorpay as events
 
 PAYMENT_FIELDS = frozenset(
     {
@@ -88,7 +89,7 @@ def create_json(ctx: Context, body: Mapping[str, object]) -> SimResponse:
         raise check.refuse("The currency must be the same as the order currency.", "currency")
     payment = _new_payment(ctx.store, order, body, email, contact, last4, network)
     if verdict.failure is not None:
-        return fail(payment, verdict.failure)
+        return fail(ctx.store, payment, verdict.failure)
     if verdict.needs_3ds:
         url = f"{ctx.base_url}/v1/payments/{payment.id.removeprefix('pay_')}/authenticate"
         return json_reply(
@@ -151,7 +152,7 @@ def _new_payment(
     return payment
 
 
-def fail(payment: Payment, failure: CardFailure) -> SimResponse:
+def fail(store: Store, payment: Payment, failure: CardFailure) -> SimResponse:
     """Mark ``payment`` failed and answer with the card error Razorpay sends for it."""
     payment.status = "failed"
     payment.error = {
@@ -161,6 +162,7 @@ def fail(payment: Payment, failure: CardFailure) -> SimResponse:
         "step": failure.step,
         "reason": failure.reason,
     }
+    store.notify(events.PAYMENT_FAILED, payment)
     return error_reply(
         400,
         failure.description,
@@ -176,17 +178,19 @@ def authorize(store: Store, payment: Payment) -> None:
     """The bank approved: authorized, and captured at once if its order asks for that."""
     payment.status = "authorized"
     payment.authorized_at = time.monotonic()
+    store.notify(events.PAYMENT_AUTHORIZED, payment)
     order = store.orders[payment.order_id]
     if order.auto_capture and order.status != "paid":
-        _capture(payment, order)
+        _capture(store, payment, order)
 
 
-def _capture(payment: Payment, order: Order) -> None:
+def _capture(store: Store, payment: Payment, order: Order) -> None:
     payment.status = "captured"
     payment.captured = True
     payment.fee, payment.tax = fee_and_tax(payment.amount)
     order.amount_paid = payment.amount
     order.status = "paid"
+    store.notify(events.PAYMENT_CAPTURED, payment)
 
 
 def fetch(store: Store, payment_id: str) -> SimResponse:
@@ -216,7 +220,7 @@ def capture(store: Store, payment_id: str, body: Mapping[str, object]) -> SimRes
     order = store.orders[payment.order_id]
     if order.status == "paid":
         return refused(ORDER_ALREADY_PAID)
-    _capture(payment, order)
+    _capture(store, payment, order)
     return json_reply(200, payment.entity())
 
 

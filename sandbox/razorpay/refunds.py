@@ -11,6 +11,11 @@ first reply again, byte for byte and errors included; the same key with a differ
 gets a 409. Razorpay also answers 409 while the first request is still running; here each
 request completes before the next is read (one asyncio thread, no awaits inside), so a
 duplicate can only ever see the finished first one.
+
+A refund is ``processed`` at once and emits ``refund.processed``. The sandbox-only
+``POST /_sandbox/refunds/{id}/fail`` turns a processed refund of a captured payment into a
+``failed`` one (the amount refundable again, the payment ``captured`` again) and emits
+``refund.failed``: Razorpay's test mode has no card whose refunds fail.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sandbox.core import SimResponse
 from sandbox.razorpay import validation as check
 from sandbox.razorpay.replies import error_reply, json_reply, refused, unknown_id
 from sandbox.razorpay.store import IdempotencyRecord, Refund, Store
+from sandbox.webhooks import razorpay as events
 
 REFUND_FIELDS = frozenset({"amount", "speed", "notes", "receipt"})
 IDEMPOTENCY_HEADER = "x-refund-idempotency"
@@ -90,6 +96,22 @@ def create(store: Store, payment_id: str, body: Mapping[str, object]) -> SimResp
     payment.amount_refunded += amount
     if payment.amount_refunded == payment.amount:
         payment.status = "refunded"
+    store.notify(events.REFUND_PROCESSED, payment, refund)
+    return json_reply(200, refund.entity())
+
+
+def fail(store: Store, refund_id: str) -> SimResponse:
+    """Sandbox only: a processed refund of a captured payment fails (module docstring)."""
+    refund = store.refunds.get(refund_id)
+    if refund is None:
+        return unknown_id()
+    payment = store.payments[refund.payment_id]
+    if refund.status != "processed" or not payment.captured:
+        return refused("Only a processed refund of a captured payment can fail")
+    refund.status = "failed"
+    payment.amount_refunded -= refund.amount
+    payment.status = "captured"
+    store.notify(events.REFUND_FAILED, payment, refund)
     return json_reply(200, refund.entity())
 
 

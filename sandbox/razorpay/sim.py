@@ -14,6 +14,9 @@ Routes (paths after the ``/razorpay`` mount, exactly as on api.razorpay.com)::
     GET  /v1/refunds/{id}                    refunds.fetch
     GET|POST /v1/payments/{id}/authenticate  threeds.authenticate (the payer's browser; no auth)
     POST /_sandbox/payments/{id}/lapse       payments.lapse (sandbox only: end the capture window)
+    POST /_sandbox/refunds/{id}/fail         refunds.fail (sandbox only: the refund fails)
+
+State changes are announced as webhooks through ``webhooks`` (sandbox.webhooks.razorpay).
 
 Everything but the 3DS page needs HTTP Basic ``key_id:key_secret``; a missing header, an
 unknown key id and a wrong secret each get Razorpay's own 401 wording. Anything else is
@@ -45,6 +48,7 @@ class RazorpaySim:
         token = base64.b64encode(f"{self._key_id}:{self._key_secret}".encode()).decode()
         self._expected_auth = f"Basic {token}".encode()
         self.store = Store(auth_window_s)
+        self.webhooks = self.store.webhooks
         self._ctx = payments.Context(self.store, config.provider_url(NAME), self._key_secret)
 
     @property
@@ -92,6 +96,8 @@ class RazorpaySim:
                 return refunds.fetch(store, refund_id)
             case "POST", ["_sandbox", "payments", payment_id, "lapse"]:
                 return payments.lapse(store, payment_id)
+            case "POST", ["_sandbox", "refunds", refund_id, "fail"]:
+                return refunds.fail(store, refund_id)
         return unknown_url()
 
     def _check_auth(self, header: str | None) -> SimResponse | None:

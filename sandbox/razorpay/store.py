@@ -11,7 +11,11 @@ Lifecycles, as Razorpay documents them:
   full), or ``failed``. An authorization left uncaptured past the capture window is refunded
   to the payer automatically: status ``refunded`` with ``captured`` false. That is the only
   way Razorpay releases an authorization; it has no void.
-- Refund ``processed`` at once (test-mode normal refunds settle immediately here).
+- Refund ``processed`` at once (test-mode normal refunds settle immediately here), or
+  ``failed`` when the sandbox-only ``POST /_sandbox/refunds/{id}/fail`` says so.
+
+Every change of a payment's or refund's status above is announced as a webhook through
+``Store.notify`` (sandbox.webhooks.razorpay lists the events).
 
 Fees: Razorpay charges its fee and 18% GST on it when a payment is captured, and reports the
 total in ``fee`` and the GST part in ``tax``. The simulator's fee is 2% of the amount (its
@@ -27,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 
 from sandbox.core import SimResponse
+from sandbox.webhooks.events import EventSink
+from sandbox.webhooks.razorpay import REFUND_PROCESSED, razorpay_event
 
 FEE_BPS = 200
 GST_BPS = 1800
@@ -219,6 +225,14 @@ class Store:
         self.payments: dict[str, Payment] = {}
         self.refunds: dict[str, Refund] = {}
         self.refund_keys: dict[str, IdempotencyRecord] = {}
+        self.webhooks = EventSink()
+        """Where status changes are announced (kept across ``clear``)."""
+
+    def notify(self, kind: str, payment: Payment, refund: Refund | None = None) -> None:
+        """Emit webhook ``kind`` about ``payment`` (and ``refund``) as they stand now."""
+        self.webhooks.emit(
+            lambda: razorpay_event(kind, payment.entity(), refund.entity() if refund else None)
+        )
 
     def clear(self) -> None:
         """Forget every object and idempotency record."""
@@ -265,6 +279,7 @@ class Store:
         payment.amount_refunded = payment.amount
         payment.status = "refunded"
         payment.auto_refunded = True
+        self.notify(REFUND_PROCESSED, payment, refund)
         return True
 
     def snapshot(self) -> dict[str, object]:

@@ -61,7 +61,7 @@ def authenticate(ctx: Context, short_id: str, request: SimRequest) -> SimRespons
     if payment.status != "created":
         return refused("This payment has already been processed")
     if outcome == "failure":
-        return fail(payment, AUTHENTICATION_FAILED)
+        return fail(ctx.store, payment, AUTHENTICATION_FAILED)
     authorize(ctx.store, payment)
     return json_reply(
         200,

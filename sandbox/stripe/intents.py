@@ -11,7 +11,8 @@ Status machine, as Stripe's (https://stripe.com/docs/payments/paymentintents/lif
 
 A partial capture captures ``amount_to_capture`` and releases the rest (reported in the
 charge's ``amount_refunded``, as Stripe does). Every operation returns ``(status, body)``;
-refusals that change nothing raise ``StripeError`` (see sandbox.stripe.errors).
+refusals that change nothing raise ``StripeError`` (see sandbox.stripe.errors). Each change of
+status above emits its ``payment_intent.*`` Event (sandbox.webhooks.stripe).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ from sandbox.stripe.params import (
     get_str,
 )
 from sandbox.stripe.render import Json, check_expand, expand, intent_json, method_json
+from sandbox.webhooks import stripe as events
+from sandbox.webhooks.events import EventSink
 
 Reply = tuple[int, Json]
 
@@ -68,9 +71,12 @@ CONFIRMABLE = ("requires_payment_method", "requires_confirmation")
 class Intents:
     """The PaymentIntent endpoints over one store; ``auth_url`` builds a 3DS page's URL."""
 
-    def __init__(self, store: Store, auth_url: Callable[[Intent], str]) -> None:
+    def __init__(
+        self, store: Store, auth_url: Callable[[Intent], str], webhooks: EventSink
+    ) -> None:
         self._store = store
         self._auth_url = auth_url
+        self._webhooks = webhooks
 
     def get(self, intent_id: str) -> Intent:
         """The intent the URL names, or Stripe's 404."""
@@ -198,6 +204,7 @@ class Intents:
         intent.cancellation_reason = reason
         intent.amount_capturable = 0
         intent.next_action = None
+        self._emit(events.CANCELED, intent)
         return self.reply(intent, paths)
 
     def retrieve(self, intent_id: str, params: Params) -> Reply:
@@ -222,6 +229,7 @@ class Intents:
         intent.status = "requires_payment_method"
         intent.payment_method = None
         intent.last_payment_error = {**AUTHENTICATION_FAILURE, "payment_method": method.id}
+        self._emit(events.PAYMENT_FAILED, intent)
 
     def _method(self, params: Params, *, required: bool) -> CardMethod | None:
         token = get_str(params, "payment_method")
@@ -286,6 +294,7 @@ class Intents:
         intent.status = "requires_payment_method"
         intent.payment_method = None
         intent.last_payment_error = {**error, "payment_method": method.id}
+        self._emit(events.PAYMENT_FAILED, intent)
         _, body = self.reply(intent, paths)
         return 402, {
             "error": {**error, "payment_intent": body, "payment_method": method_json(method)}
@@ -309,6 +318,7 @@ class Intents:
         if intent.capture_method == "manual":
             intent.status = "requires_capture"
             intent.amount_capturable = intent.amount
+            self._emit(events.AMOUNT_CAPTURABLE_UPDATED, intent)
         else:
             self._capture_charge(intent, charge, intent.amount)
 
@@ -324,6 +334,11 @@ class Intents:
         intent.amount_received = amount
         intent.amount_capturable = 0
         intent.status = "succeeded"
+        self._emit(events.SUCCEEDED, intent)
+
+    def _emit(self, kind: str, intent: Intent) -> None:
+        """The Event for ``intent`` as it stands now (rendered only when sending is on)."""
+        self._webhooks.emit(lambda: events.stripe_event(kind, intent_json(intent, self._store)))
 
     def _next_action(self, intent: Intent) -> dict[str, object]:
         url = self._auth_url(intent)

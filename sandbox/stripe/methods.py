@@ -26,12 +26,16 @@ from sandbox.stripe.errors import invalid, missing, no_such
 from sandbox.stripe.model import CardMethod, Store, new_id, now
 from sandbox.stripe.params import Params, check_known, get_hash, get_int, get_str
 
+REFUND_FAILS = "refund_fail"
+"""Authorizes like a good card; its refunds succeed, then fail (sandbox.stripe.refunds)."""
+
 EXTRA_TOKENS: dict[str, tuple[str, str]] = {
     "pm_card_amex": ("378282246310005", "success"),
     "pm_card_visa_debit": ("4000056655665556", "success"),
     "pm_card_mastercard_debit": ("5200828282828210", "success"),
     "pm_card_radarBlock": ("4100000000000019", "fraudulent"),
     "pm_card_authenticationRequired": ("4000002760003184", "3ds"),
+    "pm_card_refundFail": ("4000000000005126", REFUND_FAILS),
 }
 """Stripe test tokens beyond sandbox/cards.py: token -> (card number, behaviour)."""
 

@@ -151,6 +151,8 @@ class Refund:
     created: int
     metadata: dict[str, str]
     balance_transaction: str | None
+    failure_reason: str | None = None
+    """Why a ``failed`` refund failed (the refundFail test card's refunds)."""
 
 
 class Store:

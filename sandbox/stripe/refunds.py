@@ -9,12 +9,20 @@ unrefunded amount on charge ..."), and a charge with nothing left with
 Choice where Stripe differs by case: the sandbox refunds only captured charges; an uncaptured
 authorization is released by canceling its PaymentIntent (``charge_not_refundable``
 otherwise), which is what the gateway does.
+
+Callbacks (sandbox.webhooks.stripe): a refund emits ``charge.refunded`` with the Charge. A
+charge paid with Stripe's refundFail test card (``pm_card_refundFail``, 4000000000005126) gets
+refunds that start ``succeeded`` and then fail, as Stripe documents; Stripe fails them "some
+time later", the sandbox right after building the reply, so the create answers ``succeeded``
+and a later retrieve ``failed`` (``failure_reason: expired_or_canceled_card``, the amount
+refundable again), with ``refund.updated`` and ``refund.failed`` emitted.
 """
 
 from __future__ import annotations
 
 from sandbox.stripe import money
 from sandbox.stripe.errors import invalid, no_such
+from sandbox.stripe.methods import REFUND_FAILS
 from sandbox.stripe.model import Charge, Refund, Store, new_id, now
 from sandbox.stripe.params import (
     Params,
@@ -26,6 +34,8 @@ from sandbox.stripe.params import (
     get_str,
 )
 from sandbox.stripe.render import Json, charge_json, check_expand, expand, refund_json
+from sandbox.webhooks import stripe as events
+from sandbox.webhooks.events import EventSink
 
 Reply = tuple[int, Json]
 
@@ -50,8 +60,9 @@ _LIST_MAX = 100
 class Refunds:
     """The refund endpoints over one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, webhooks: EventSink) -> None:
         self._store = store
+        self._webhooks = webhooks
 
     def create(self, params: Params) -> Reply:
         """``POST /v1/refunds`` for ``payment_intent`` or ``charge``."""
@@ -99,7 +110,14 @@ class Refunds:
         charge.refund_ids.append(refund.id)
         charge.check()
         self._store.refunds[refund.id] = refund
-        return 200, expand(refund_json(refund), paths, self._store)
+        store = self._store
+        self._webhooks.emit(
+            lambda: events.stripe_event(events.CHARGE_REFUNDED, charge_json(charge, store))
+        )
+        reply = 200, expand(refund_json(refund), paths, store)
+        if store.methods[charge.payment_method].behaviour == REFUND_FAILS:
+            self._fail(refund, charge)
+        return reply
 
     def retrieve(self, refund_id: str, params: Params) -> Reply:
         """``GET /v1/refunds/{id}``."""
@@ -144,6 +162,16 @@ class Refunds:
         paths = get_expand(params)
         check_expand(paths, "charge")
         return 200, expand(charge_json(charge, self._store), paths, self._store)
+
+    def _fail(self, refund: Refund, charge: Charge) -> None:
+        """The refundFail card's refund fails after succeeding (module docstring)."""
+        refund.status = "failed"
+        refund.failure_reason = "expired_or_canceled_card"
+        charge.refunded -= refund.amount
+        charge.check()
+        self._store.add_balance(refund.amount, refund.currency, 0, "refund_failure", refund.id)
+        self._webhooks.emit(lambda: events.stripe_event(events.REFUND_UPDATED, refund_json(refund)))
+        self._webhooks.emit(lambda: events.stripe_event(events.REFUND_FAILED, refund_json(refund)))
 
     def _charge_to_refund(self, params: Params) -> Charge:
         intent_id = get_str(params, "payment_intent")

@@ -306,7 +306,8 @@ def method_json(method: CardMethod) -> Json:
 
 
 def refund_json(refund: Refund) -> Json:
-    """A Refund as Stripe returns it."""
+    """A Refund as Stripe returns it (``failure_reason`` only once it failed)."""
+    failure = {} if refund.failure_reason is None else {"failure_reason": refund.failure_reason}
     return {
         "id": refund.id,
         "object": "refund",
@@ -333,6 +334,7 @@ def refund_json(refund: Refund) -> Json:
         "source_transfer_reversal": None,
         "status": refund.status,
         "transfer_reversal": None,
+        **failure,
     }
 
 

@@ -38,6 +38,7 @@ from sandbox.stripe.model import Intent, Store, new_id
 from sandbox.stripe.params import Params, nest, parse_pairs, query_params
 from sandbox.stripe.refunds import Refunds
 from sandbox.stripe.render import Json
+from sandbox.webhooks.events import EventSink
 
 NAME = "stripe"
 DEFAULT_VERSION = "2024-06-20"
@@ -58,8 +59,10 @@ class StripeSim:
         self._secret = config.stripe_secret_key
         self._provider_url = config.provider_url(NAME)
         self.store = Store()
-        self.intents = Intents(self.store, self._action_url)
-        self.refunds = Refunds(self.store)
+        self.webhooks = EventSink()
+        """Where the account's Events go (sandbox.webhooks.stripe lists them)."""
+        self.intents = Intents(self.store, self._action_url, self.webhooks)
+        self.refunds = Refunds(self.store, self.webhooks)
         self.idempotency = IdempotencyStore(max_idempotency_keys)
         self.processing_delay_s = 0.0
 
