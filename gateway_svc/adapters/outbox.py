@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_svc.adapters.dialect import insert_many_or_ignore
@@ -182,6 +182,24 @@ class Outbox:
                 available_at=PARKED_UNTIL,
             )
         )
+
+    async def reap(self, done_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` items delivered before ``done_before``; how many.
+
+        Only delivered items go: an undone or parked one is work. A delivered item is kept
+        for a while for inspection; re-enqueueing its work after it is gone is still safe,
+        because the ledger and identity deduplicate on the item's request / event id.
+        """
+        doomed = (
+            select(outbox.c.id)
+            .where(outbox.c.done_at.is_not(None), outbox.c.done_at < done_before)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        ids = list((await self._conn.execute(doomed)).scalars())
+        if ids:
+            await self._conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
+        return len(ids)
 
     async def pending_count(self, group_key: str | None = None, *, parked: bool = True) -> int:
         """How many items are not done yet (all, or of one group); ``parked=False`` leaves

@@ -11,7 +11,7 @@
   nobody to resume it; its payment goes UNKNOWN (its refund stays PENDING) with a check due
   now, and the reconciler's payment or refund pass settles it.
 - Reaper: keys older than the retention (72 h by default, never under 24 h) that no live
-  request holds are deleted.
+  request holds are deleted, and so are outbox items delivered longer ago than that.
 """
 
 from __future__ import annotations
@@ -132,10 +132,15 @@ class Completer:
         RECONCILED.labels("attempt", "orphaned").inc()
 
     async def _reap(self, now: datetime) -> int:
+        """Reap old keys, and outbox items delivered longer ago than the same retention
+        (the outbox must stay small: its claim scans what is left of it)."""
         rt = self._rt
         async with GatewayUnitOfWork(rt.engine) as uow:
             reaped = await uow.keys.reap(now - rt.retention, now - rt.lock_timeout, self._batch)
+            delivered = await uow.outbox.reap(now - rt.retention, self._batch)
             await uow.commit()
         if reaped:
             RECONCILED.labels("key", "reaped").inc(reaped)
+        if delivered:
+            RECONCILED.labels("outbox", "reaped").inc(delivered)
         return reaped

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
+from gateway_svc.adapters.tables import outbox
 from gateway_svc.domain.attempts import Operation, Outcome
 from gateway_svc.domain.errors import ProviderUnavailable
 from gateway_svc.domain.payments import PaymentStatus
@@ -114,6 +116,27 @@ async def test_the_reaper_deletes_finished_keys_after_the_retention(
     assert (await gateway.reconciler.run_once()).reaped == 1
     again = await gateway.service.create_payment(create(), render_payment)
     assert not again.replayed and again.response != first.response
+
+
+async def test_the_reaper_deletes_delivered_outbox_items_after_the_retention_only(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = make_gateway()
+    old = await gateway.service.create_payment(create("old"), render_payment)
+    await gateway.relay.drain()  # delivered now: capture, fee, audit record
+    await gateway.service.create_payment(create("late"), render_payment)
+    gateway.clock.advance(72 * 3600 + 1)
+    await gateway.relay.drain()  # the second payment's items are delivered only now
+    await gateway.reconciler.run_once()
+    stmt = select(outbox.c.group_key, outbox.c.done_at.is_not(None))
+    async with gateway.runtime.engine.connect() as conn:
+        left = (await conn.execute(stmt)).all()
+    assert old.result is not None
+    old_id = old.result.payment.id
+    # The old payment's items were delivered more than 72 h ago: gone. The late payment's
+    # three items were delivered 72 h later: kept, delivered.
+    assert len(left) == 3 and all(done for _, done in left)
+    assert all(old_id not in group for group, _ in left)
 
 
 async def test_a_capture_the_provider_cannot_do_raises_and_can_be_retried(
