@@ -12,6 +12,9 @@ from identity_svc.domain.model import ApiKey, KeySecret, Merchant, MerchantStatu
 from identity_svc.domain.permissions import RateLimit, Role
 
 Row = Mapping[Any, Any]
+# json.dumps(details, sort_keys=True, ensure_ascii=False), without building an encoder for
+# every row appended.
+_DETAILS_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def utc(value: datetime) -> datetime:
@@ -133,7 +136,7 @@ def audit_values(record: AuditRecord) -> dict[str, Any]:
         "reason": entry.reason,
         "request_id": entry.request_id,
         "source_address": entry.source_address,
-        "details_json": json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False),
+        "details_json": _DETAILS_JSON.encode(dict(entry.details)),
         "prev_hash": record.prev_hash,
         "hash": record.hash,
     }

@@ -21,6 +21,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 GENESIS_HASH = "0" * 64
+# Made once: json.dumps with options builds a new encoder on every call, which was a
+# third of the cost of sealing a record. Same options, so the same bytes.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class Outcome(StrEnum):
@@ -93,9 +96,9 @@ def canonical_content(sequence: int, entry: AuditEntry) -> bytes:
         "reason": entry.reason,
         "request_id": entry.request_id,
         "source": entry.source_address,
-        "details": dict(sorted(entry.details.items())),
+        "details": dict(entry.details),  # sort_keys orders its keys too
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL_JSON.encode(doc).encode()
 
 
 def chain_hash(prev_hash: str, sequence: int, entry: AuditEntry) -> str:

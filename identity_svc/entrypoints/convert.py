@@ -39,6 +39,7 @@ _KEY_STATES_OUT = {
     KeyState.REVOKED: pb.API_KEY_STATE_REVOKED,
 }
 _OUTCOMES_OUT = {"success": pb.AUDIT_OUTCOME_SUCCESS, "failure": pb.AUDIT_OUTCOME_FAILURE}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def invalid(path: str, why: str) -> ValidationFailed:
@@ -50,9 +51,11 @@ def ts(value: datetime | None) -> Timestamp | None:
     """A Timestamp, or None so that the field stays unset."""
     if value is None:
         return None
-    out = Timestamp()
-    out.FromDatetime(value.astimezone(UTC))
-    return out
+    # What Timestamp.FromDatetime computes (whole seconds floored, then nanos), without its
+    # utctimetuple and calendar.timegm, which cost four times this: one per audit event
+    # answered. Every datetime is within Timestamp's range (years 1 to 9999).
+    since = value.astimezone(UTC) - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def time_in(field: Timestamp, present: bool) -> datetime | None:
