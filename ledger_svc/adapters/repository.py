@@ -2,13 +2,18 @@
 
 Contract (the contract suite in tests/integration/ledger runs it against both):
 - Every method runs inside the caller's open transaction; none commits.
-- ``lock_head`` must be the first write-path call of a flush. On PostgreSQL it
+- ``lock_head`` (or ``open_flush``, which starts with it) must be the first
+  write-path call of a flush. On PostgreSQL it
   takes the head row ``FOR UPDATE``; on SQLite ``BEGIN IMMEDIATE`` already
   holds the database's write lock. Either way the flush runs alone.
 - ``lock_accounts`` locks in sorted id order, so even callers that skip the
   head lock (CloseAccount) cannot deadlock with a flush.
 - ``write_effects`` writes with ``total = total + delta``: never a value read
   into Python and written back.
+
+On PostgreSQL the flush path (``lock_head``, ``remembered``, ``lock_accounts``,
+``write_effects``) goes through psycopg itself (``pg_flush``); everything else, and
+all of SQLite, through SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -19,30 +24,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ledger_svc.domain.chain import sorted_json
 from ledger_svc.domain.commands import IdempotencyRecord
 from ledger_svc.domain.engine import ChainHead, Effects
 from ledger_svc.domain.model import Account, AccountStatus, Transaction
 
 from . import tables as t
+from .pg_flush import PgFlush
 from .rows import account_from_row, account_to_row, transaction_from_rows, transaction_to_row
-
-_ENTRY_COLUMNS = (
-    "sequence, idx, transaction_id, account_id, direction, amount, currency, pending,"
-    " effective_time, balance_after"
-)
-# One statement for all of a flush's entries, so the statement-level balance
-# trigger sees every posting whole (and one round trip instead of thousands).
-_PG_INSERT_ENTRIES = text(
-    f"INSERT INTO entries ({_ENTRY_COLUMNS}) SELECT * FROM unnest("  # noqa: S608 - constant columns
-    "CAST(:sequence AS bigint[]), CAST(:idx AS integer[]), CAST(:transaction_id AS text[]),"
-    " CAST(:account_id AS text[]), CAST(:direction AS text[]), CAST(:amount AS bigint[]),"
-    " CAST(:currency AS text[]), CAST(:pending AS boolean[]),"
-    " CAST(:effective_time AS timestamptz[]), CAST(:balance_after AS bigint[]))"
-)
 
 
 class LedgerRepository:
@@ -51,6 +44,14 @@ class LedgerRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        self._pg: PgFlush | None = None
+
+    async def _pg_flush(self) -> PgFlush:
+        """The flush statements on this connection's own psycopg connection (PostgreSQL)."""
+        if self._pg is None:
+            raw = await self.conn.get_raw_connection()
+            self._pg = PgFlush(raw.driver_connection)  # type: ignore[arg-type]
+        return self._pg
 
     # -- accounts ---------------------------------------------------------
 
@@ -91,9 +92,9 @@ class LedgerRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        stmt = select(t.accounts).where(t.accounts.c.id.in_(wanted)).order_by(t.accounts.c.id)
         if self.postgres:
-            stmt = stmt.with_for_update()
+            return await (await self._pg_flush()).lock_accounts(wanted)
+        stmt = select(t.accounts).where(t.accounts.c.id.in_(wanted)).order_by(t.accounts.c.id)
         rows = (await self.conn.execute(stmt)).mappings().all()
         return {r["id"]: account_from_row(r) for r in rows}
 
@@ -101,17 +102,32 @@ class LedgerRepository:
 
     async def lock_head(self) -> ChainHead:
         """Lock the chain head; the flush's serialisation point."""
-        stmt = select(t.ledger_head).where(t.ledger_head.c.id == 1)
         if self.postgres:
-            stmt = stmt.with_for_update()
+            return await (await self._pg_flush()).lock_head()
+        stmt = select(t.ledger_head).where(t.ledger_head.c.id == 1)
         row = (await self.conn.execute(stmt)).mappings().one()
         return ChainHead(row["sequence"], row["hash"])
+
+    async def open_flush(
+        self, request_ids: Iterable[str], account_ids: Iterable[str]
+    ) -> tuple[ChainHead, dict[str, IdempotencyRecord], dict[str, Account]]:
+        """``lock_head``, then ``remembered`` and ``lock_accounts``: a flush's first reads.
+
+        On PostgreSQL the three go in one round trip (``PgFlush.open``).
+        """
+        rids = sorted({r for r in request_ids if r})
+        aids = sorted(set(account_ids))
+        if self.postgres:
+            return await (await self._pg_flush()).open(rids, aids)
+        return await self.lock_head(), await self.remembered(rids), await self.lock_accounts(aids)
 
     async def remembered(self, request_ids: Iterable[str]) -> dict[str, IdempotencyRecord]:
         """Stored idempotency records for the given request ids."""
         wanted = sorted({r for r in request_ids if r})
         if not wanted:
             return {}
+        if self.postgres:
+            return await (await self._pg_flush()).remembered(wanted)
         stmt = select(t.idempotency).where(t.idempotency.c.request_id.in_(wanted))
         rows = (await self.conn.execute(stmt)).mappings().all()
         return {
@@ -155,8 +171,12 @@ class LedgerRepository:
     # -- writing ----------------------------------------------------------
 
     async def write_effects(self, effects: Effects, head: ChainHead, now: datetime) -> None:
-        """Persist everything one flush decided. Order matters only for readability."""
+        """Persist everything one flush decided: one statement on PostgreSQL, one per table
+        on SQLite (in-process, where a statement costs no round trip)."""
         if not effects.journal and not effects.remembered:
+            return
+        if self.postgres:
+            await (await self._pg_flush()).write(effects, head, now)
             return
         c = self.conn
         if effects.journal:
@@ -195,11 +215,7 @@ class LedgerRepository:
             }
             for w in effects.entries
         ]
-        if self.postgres:
-            columns = {k: [r[k] for r in rows] for k in rows[0]}
-            await self.conn.execute(_PG_INSERT_ENTRIES, columns)
-        else:
-            await self.conn.execute(insert(t.entries), rows)
+        await self.conn.execute(insert(t.entries), rows)
 
     async def due_expiries(self, now: datetime, limit: int) -> list[str]:
         """Ids of pending transactions whose timeout has passed, oldest first."""
@@ -274,7 +290,7 @@ def _journal_row(j: Any) -> dict[str, Any]:
 def _idempotency_row(r: IdempotencyRecord, now: datetime) -> dict[str, Any]:
     return {
         "request_id": r.request_id,
-        "fingerprint_json": json.dumps(r.fingerprint, sort_keys=True),
+        "fingerprint_json": sorted_json(r.fingerprint),
         "result_id": r.result_id,
         "create_time": now,
     }

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger_svc.domain.chain import sorted_json
 from ledger_svc.domain.model import (
     Account,
     AccountStatus,
@@ -61,7 +62,7 @@ def account_to_row(acct: Account) -> dict[str, Any]:
         "currency": acct.currency,
         "type": acct.type.value,
         "owner": acct.owner,
-        "metadata_json": json.dumps(acct.metadata, sort_keys=True),
+        "metadata_json": sorted_json(acct.metadata),
         "debits_must_not_exceed_credits": acct.debits_must_not_exceed_credits,
         "credits_must_not_exceed_debits": acct.credits_must_not_exceed_debits,
         "status": acct.status.value,
@@ -111,7 +112,7 @@ def transaction_to_row(tx: Transaction) -> dict[str, Any]:
         "status": tx.status.value,
         "description": tx.description,
         "external_ref": tx.external_ref,
-        "metadata_json": json.dumps(tx.metadata, sort_keys=True),
+        "metadata_json": sorted_json(tx.metadata),
         "effective_time": tx.effective_time,
         "create_time": tx.create_time,
         "expire_time": tx.expire_time,

@@ -40,22 +40,11 @@ def check_writable(accounts: Mapping[str, Account], entries: Sequence[EntrySpec]
             raise AccountClosed(f"account {acct.id} is closed", metadata={"account_id": acct.id})
 
 
-def delta(e: EntrySpec, *, pending: bool, sign: int) -> Totals:
-    amount = sign * e.amount
-    debit = e.direction is Direction.DEBIT
+def slot(e: EntrySpec, *, pending: bool) -> int:
+    """Which of the four totals an entry moves, as an index in ``Totals`` field order."""
     if pending:
-        return Totals(debits_pending=amount if debit else 0, credits_pending=0 if debit else amount)
-    return Totals(debits_posted=amount if debit else 0, credits_posted=0 if debit else amount)
-
-
-def posted_effect(entries: Sequence[EntrySpec], acct: Account) -> int:
-    """How much these entries moved ``acct``'s posted balance (normal-signed)."""
-    total = 0
-    for e in entries:
-        if e.account_id == acct.id:
-            same_side = (e.direction is Direction.DEBIT) == acct.type.debit_normal
-            total += e.amount if same_side else -e.amount
-    return total
+        return 2 if e.direction is Direction.DEBIT else 3
+    return 0 if e.direction is Direction.DEBIT else 1
 
 
 def check_limits(acct: Account, t: Totals) -> None:

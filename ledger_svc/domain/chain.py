@@ -12,6 +12,7 @@ VerifyLedger recomputes it from what the tables hold now.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,13 @@ def canonical_time(value: datetime | None) -> str | None:
     """Microsecond UTC ISO-8601, the precision every supported database keeps."""
     if value is None:
         return None
+    return _canonical(value)
+
+
+# A flush stamps every event with the same few instants (its clock reading, the callers'
+# effective times), and strftime costs more than the rest of an event's content: remember them.
+@functools.lru_cache(maxsize=1024)
+def _canonical(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -71,8 +79,19 @@ def resolve_content(
     )
 
 
+# Built once: ``json.dumps`` builds a new encoder on every call that passes an option, which
+# cost as much as the encoding itself for the small objects a posting hashes and stores.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
+
+
+def sorted_json(value: object) -> str:
+    """``json.dumps(value, sort_keys=True)``: how metadata and fingerprints are stored."""
+    return _SORTED_JSON.encode(value)
+
+
 def _dump(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return _CANONICAL_JSON.encode(obj).encode()
 
 
 def link(prev_hash: str, content: bytes) -> str:

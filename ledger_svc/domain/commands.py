@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .chain import canonical_time
+from .chain import canonical_time, sorted_json
 from .errors import RequestIdReused
 from .model import NewAccount, NewTransaction
 
@@ -33,7 +33,7 @@ class CreateTx:
             "transaction.entries": json.dumps(entries),
             "transaction.description": t.description,
             "transaction.external_ref": t.external_ref,
-            "transaction.metadata": json.dumps(t.metadata, sort_keys=True),
+            "transaction.metadata": sorted_json(t.metadata),
             "transaction.effective_time": canonical_time(t.effective_time) or "",
             "pending": str(t.pending),
             # Whole milliseconds, so 30 and 30.0 seconds are the same request.
@@ -138,7 +138,7 @@ def create_account_fingerprint(account: NewAccount) -> Fingerprint:
         "account.currency_code": account.currency,
         "account.type": account.type.value,
         "account.owner": account.owner,
-        "account.metadata": json.dumps(account.metadata, sort_keys=True),
+        "account.metadata": sorted_json(account.metadata),
         "account.debits_must_not_exceed_credits": str(account.debits_must_not_exceed_credits),
         "account.credits_must_not_exceed_debits": str(account.credits_must_not_exceed_debits),
     }

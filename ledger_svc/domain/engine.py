@@ -68,9 +68,12 @@ class PostingEngine:
 
     def apply(self, cmd: Command) -> Transaction:
         """Apply one command, or raise a LedgerError having changed nothing."""
-        replay = self._replay(cmd)
-        if replay is not None:
-            return replay
+        # Computed once: it is checked against a stored record and stored for the next replay.
+        fingerprint = cmd.fingerprint() if cmd.request_id else None
+        if fingerprint is not None:
+            result_id = check_replay(self.remembered.get(cmd.request_id), fingerprint)
+            if result_id is not None:
+                return self.transactions[result_id]
         if isinstance(cmd, CreateTx):
             tx = self._create(cmd)
         elif isinstance(cmd, PostTx):
@@ -81,8 +84,8 @@ class PostingEngine:
             tx = self._expire(cmd)
         else:
             tx = self._reverse(cmd)
-        if cmd.request_id:
-            record = IdempotencyRecord(cmd.request_id, cmd.fingerprint(), tx.id)
+        if fingerprint is not None:
+            record = IdempotencyRecord(cmd.request_id, fingerprint, tx.id)
             self.remembered[cmd.request_id] = record
             self.effects.remembered.append(record)
         return tx
@@ -102,14 +105,6 @@ class PostingEngine:
                     exc.metadata["index"] = str(index)
                 raise
         return results
-
-    # -- idempotency ------------------------------------------------------
-
-    def _replay(self, cmd: Command) -> Transaction | None:
-        if not cmd.request_id:
-            return None
-        result_id = check_replay(self.remembered.get(cmd.request_id), cmd.fingerprint())
-        return None if result_id is None else self.transactions[result_id]
 
     # -- commands ---------------------------------------------------------
 
@@ -289,18 +284,25 @@ class PostingEngine:
         Limits are checked on the final totals of every touched account before
         anything changes, so a refused command leaves the state as it was.
         """
-        per_account: dict[str, Totals] = {}
+        per_account: dict[str, list[int]] = {}
         for entries, pending, sign in parts:
             for e in entries:
-                d = accounting.delta(e, pending=pending, sign=sign)
-                per_account[e.account_id] = per_account.get(e.account_id, Totals()).plus(d)
-        new_totals = {aid: self.accounts[aid].totals.plus(d) for aid, d in per_account.items()}
-        for aid, totals in new_totals.items():
-            accounting.check_limits(self.accounts[aid], totals)
-        for aid, totals in new_totals.items():
-            self.accounts[aid] = replace(self.accounts[aid], totals=totals)
-            prior = self.effects.deltas.get(aid, Totals())
-            self.effects.deltas[aid] = prior.plus(per_account[aid])
+                d = per_account.get(e.account_id)
+                if d is None:
+                    d = per_account[e.account_id] = [0, 0, 0, 0]
+                d[accounting.slot(e, pending=pending)] += sign * e.amount
+        staged: list[tuple[Account, Totals, Totals]] = []
+        for aid, d in per_account.items():
+            acct = self.accounts[aid]
+            delta = Totals(*d)
+            totals = acct.totals.plus(delta)
+            accounting.check_limits(acct, totals)
+            staged.append((acct, delta, totals))
+        deltas = self.effects.deltas
+        for acct, delta, totals in staged:
+            self.accounts[acct.id] = acct.with_totals(totals)
+            prior = deltas.get(acct.id)
+            deltas[acct.id] = delta if prior is None else prior.plus(delta)
 
     def _write_entries(
         self,
@@ -310,24 +312,25 @@ class PostingEngine:
         pending: bool,
         effective: datetime,
     ) -> None:
+        written = self.effects.entries
+        if pending:
+            for i, e in enumerate(entries):
+                written.append(WrittenEntry(sequence, i, tx_id, e, True, effective, None))
+            return
         # Running posted balances after each entry: replay this posting's entries
-        # onto the totals as they were before it (now minus this posting's deltas).
+        # onto the posted balances as they were before it (now minus its effect).
+        sign: dict[str, int] = {}
         running: dict[str, int] = {}
-        if not pending:
-            for e in entries:
-                running.setdefault(e.account_id, 0)
-            for aid in running:
-                acct = self.accounts[aid]
-                running[aid] = acct.balances.posted - accounting.posted_effect(entries, acct)
-        for i, e in enumerate(entries):
-            after: int | None = None
-            if not pending:
+        for e in entries:
+            if e.account_id not in sign:
                 acct = self.accounts[e.account_id]
-                same_side = (e.direction is Direction.DEBIT) == acct.type.debit_normal
-                running[e.account_id] += e.amount if same_side else -e.amount
-                after = running[e.account_id]
-            self.effects.entries.append(
-                WrittenEntry(sequence, i, tx_id, e, pending, effective, after)
+                sign[acct.id] = 1 if acct.type.debit_normal else -1
+                running[acct.id] = acct.balances.posted
+            running[e.account_id] -= _signed(e, sign[e.account_id])
+        for i, e in enumerate(entries):
+            running[e.account_id] += _signed(e, sign[e.account_id])
+            written.append(
+                WrittenEntry(sequence, i, tx_id, e, False, effective, running[e.account_id])
             )
 
     def _journal(self, kind: str, tx_id: str, content: bytes) -> JournalEvent:
@@ -342,3 +345,8 @@ class PostingEngine:
         self.head = ChainHead(event.sequence, event.hash)
         self.effects.journal.append(event)
         return event
+
+
+def _signed(e: EntrySpec, normal_sign: int) -> int:
+    """How much ``e`` moves its account's posted balance (``normal_sign``: 1 debit-normal)."""
+    return normal_sign * (e.amount if e.direction is Direction.DEBIT else -e.amount)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import status_pb2
 
@@ -120,14 +121,14 @@ def new_transaction(req: pb.CreateTransactionRequest, prefix: str = "") -> NewTr
     violations: list[FieldViolation] = []
     entries = []
     for i, e in enumerate(t.entries):
-        path = f"{prefix}transaction.entries[{i}]"
-        if e.direction not in _DIRECTIONS:
-            violations.append(FieldViolation(f"{path}.direction", "is required: DEBIT or CREDIT"))
-        if not e.HasField("amount"):
-            violations.append(FieldViolation(f"{path}.amount", "is required"))
-        direction = _DIRECTIONS.get(e.direction, Direction.DEBIT)
+        direction = _DIRECTIONS.get(e.direction)
+        if direction is None or not e.HasField("amount"):
+            violations += _entry_violations(e, f"{prefix}transaction.entries[{i}]")
+        amount = e.amount
         entries.append(
-            EntrySpec(e.account_id, direction, e.amount.minor_units, e.amount.currency_code)
+            EntrySpec(
+                e.account_id, direction or Direction.DEBIT, amount.minor_units, amount.currency_code
+            )
         )
     rules.raise_if(violations, "transaction")
     timeout = None
@@ -142,6 +143,15 @@ def new_transaction(req: pb.CreateTransactionRequest, prefix: str = "") -> NewTr
         pending=req.pending,
         pending_timeout_s=timeout,
     )
+
+
+def _entry_violations(e: pb.Entry, path: str) -> list[FieldViolation]:
+    out = []
+    if e.direction not in _DIRECTIONS:
+        out.append(FieldViolation(f"{path}.direction", "is required: DEBIT or CREDIT"))
+    if not e.HasField("amount"):
+        out.append(FieldViolation(f"{path}.amount", "is required"))
+    return out
 
 
 # -- out --------------------------------------------------------------------
@@ -165,33 +175,59 @@ def account(a: Account) -> pb.Account:
     )
 
 
-def _entry(e: EntrySpec) -> pb.Entry:
-    return pb.Entry(
-        account_id=e.account_id,
-        direction=_DIRECTIONS_OUT[e.direction],
-        amount=money(e.currency, e.amount),
-    )
+Stamps = dict[datetime, Timestamp]
+"""Timestamp messages already made for a response, by the instant they hold."""
 
 
 def transaction(t: Transaction) -> pb.Transaction:
     """A Transaction message."""
-    return pb.Transaction(
-        id=t.id,
-        entries=[_entry(e) for e in t.entries],
-        description=t.description,
-        external_ref=t.external_ref,
-        metadata=t.metadata,
-        effective_time=_ts(t.effective_time),
-        create_time=_ts(t.create_time),
-        status=_TX_STATUS_OUT[t.status],
-        expire_time=_ts(t.expire_time),
-        resolve_time=_ts(t.resolve_time),
-        posted_entries=[_entry(e) for e in t.posted_entries],
-        reverses_transaction_id=t.reverses_id or "",
-        reversed_by_transaction_id=t.reversed_by_id or "",
-        sequence=t.sequence,
-        hash=t.hash,
-    )
+    msg = pb.Transaction()
+    fill_transaction(msg, t, {})
+    return msg
+
+
+def fill_transaction(msg: pb.Transaction, t: Transaction, stamps: Stamps) -> None:
+    """Write ``t`` into the empty ``msg`` in place.
+
+    A CreateTransactions response holds up to 1,000 of these: building each as a message of
+    its own (and its entries' and amounts') and then copying it into the response cost three
+    times as much as filling the response's own message, and a flush stamps every
+    transaction with the same clock reading, so each instant becomes a Timestamp once.
+    """
+    msg.id = t.id
+    _fill_entries(msg.entries, t.entries)
+    msg.description = t.description
+    msg.external_ref = t.external_ref
+    msg.metadata.update(t.metadata)
+    _stamp(msg.effective_time, t.effective_time, stamps)
+    _stamp(msg.create_time, t.create_time, stamps)
+    msg.status = _TX_STATUS_OUT[t.status]
+    if t.expire_time is not None:
+        _stamp(msg.expire_time, t.expire_time, stamps)
+    if t.resolve_time is not None:
+        _stamp(msg.resolve_time, t.resolve_time, stamps)
+    _fill_entries(msg.posted_entries, t.posted_entries)
+    msg.reverses_transaction_id = t.reverses_id or ""
+    msg.reversed_by_transaction_id = t.reversed_by_id or ""
+    msg.sequence = t.sequence
+    msg.hash = t.hash
+
+
+def _fill_entries(
+    out: RepeatedCompositeFieldContainer[pb.Entry], entries: tuple[EntrySpec, ...]
+) -> None:
+    for e in entries:
+        entry = out.add(account_id=e.account_id, direction=_DIRECTIONS_OUT[e.direction])
+        entry.amount.currency_code = e.currency
+        entry.amount.minor_units = e.amount
+
+
+def _stamp(field: Timestamp, value: datetime, stamps: Stamps) -> None:
+    ts = stamps.get(value)
+    if ts is None:
+        ts = stamps[value] = Timestamp()
+        ts.FromDatetime(value)
+    field.CopyFrom(ts)
 
 
 def balance(view: BalanceView) -> pb.Balance:

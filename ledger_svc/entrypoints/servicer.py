@@ -103,11 +103,12 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         ]
         outcomes = await self.ledger.create_transactions(cmds, atomic=atomic)
         out = pb.CreateTransactionsResponse()
+        stamps: cv.Stamps = {}
         for outcome in outcomes:
             if isinstance(outcome, LedgerError):
                 out.results.add(error=cv.error_status(outcome))
             else:
-                out.results.add(transaction=cv.transaction(outcome))
+                cv.fill_transaction(out.results.add().transaction, outcome, stamps)
         return out
 
     async def GetTransaction(

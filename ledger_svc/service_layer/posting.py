@@ -60,16 +60,18 @@ async def flush(
 
     async def attempt() -> list[list[Outcome]]:
         async with UnitOfWork(engine) as uow:
-            head = await uow.ledger.lock_head()
-            now = clock()
             cmds = [c for cs, _ in requests for c in cs]
-            remembered = await uow.ledger.remembered(c.request_id for c in cmds)
+            head, remembered, accounts = await uow.ledger.open_flush(
+                (c.request_id for c in cmds), (a for c in cmds for a in new_account_ids(c))
+            )
+            now = clock()
             wanted = {i for c in cmds if (i := target_id(c))}
             wanted |= {r.result_id for r in remembered.values()}
             txs = await uow.ledger.transactions(wanted, lock=True)
-            account_ids = {a for c in cmds for a in new_account_ids(c)}
-            account_ids |= {e.account_id for tx in txs.values() for e in tx.entries}
-            accounts = await uow.ledger.lock_accounts(account_ids)
+            # Post, void and reverse move the totals of accounts only their target names.
+            more = {e.account_id for tx in txs.values() for e in tx.entries} - accounts.keys()
+            if more:
+                accounts |= await uow.ledger.lock_accounts(more)
             posting = PostingEngine(
                 head=head,
                 accounts=accounts,
