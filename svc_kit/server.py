@@ -22,6 +22,7 @@ connections when they change (``svc_kit.tls``), so a rotation needs no restart.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -355,6 +356,12 @@ class ServiceHost:
 
 async def run_until_signalled(host: ServiceHost) -> None:
     """Start ``host``, serve until SIGTERM or SIGINT, then stop it gracefully."""
+    # Everything loaded so far (modules, protobuf descriptors, the schema, the pool) lives as
+    # long as the process: move it out of the collector's reach, so the collections that
+    # each request's short-lived objects set off do not walk it every time (about a tenth of
+    # a batched posting's CPU in the ledger, measured with bench/ledger_batch.py).
+    gc.collect()
+    gc.freeze()
     port = await host.start()
     _log.info("listening", extra={"port": port, "metrics_port": host.metrics_port})
     loop = asyncio.get_running_loop()
