@@ -586,10 +586,15 @@ class ProviderWebhookServiceStub:
     correctly signed body that cannot be parsed), NOT_FOUND, HTTP 404
     (WEBHOOK_PROVIDER_NOT_FOUND: not one of the providers above, or one the
     gateway is not configured for), UNAVAILABLE, HTTP 503
-    (PROVIDER_UNAVAILABLE: the provider's verification call, PayPal's, could
-    not be made; the provider retries). A replay is no error: HTTP 200 with
-    `duplicate` true. A body over the edge's request limit is refused 413
-    before it reaches the gateway.
+    (PROVIDER_UNAVAILABLE: the provider's verification call, PayPal's, or
+    the provider's answer about the object a callback names could not be
+    had; WEBHOOK_OBJECT_NOT_YET_KNOWN: a refund whose capture's callback has
+    not arrived yet), ABORTED, HTTP 409 (CONCURRENT_MODIFICATION: the
+    payment stayed busy); each of these is kept and applied on the
+    provider's retry. A replay is no error: HTTP 200 with `duplicate` true,
+    and neither is a callback about nothing of ours: HTTP 200, recorded as
+    ignored. A body over the edge's request limit is refused 413 before it
+    reaches the gateway.
     """
 
 @_typing.type_check_only
@@ -632,10 +637,15 @@ class ProviderWebhookServiceAsyncStub(ProviderWebhookServiceStub):
     correctly signed body that cannot be parsed), NOT_FOUND, HTTP 404
     (WEBHOOK_PROVIDER_NOT_FOUND: not one of the providers above, or one the
     gateway is not configured for), UNAVAILABLE, HTTP 503
-    (PROVIDER_UNAVAILABLE: the provider's verification call, PayPal's, could
-    not be made; the provider retries). A replay is no error: HTTP 200 with
-    `duplicate` true. A body over the edge's request limit is refused 413
-    before it reaches the gateway.
+    (PROVIDER_UNAVAILABLE: the provider's verification call, PayPal's, or
+    the provider's answer about the object a callback names could not be
+    had; WEBHOOK_OBJECT_NOT_YET_KNOWN: a refund whose capture's callback has
+    not arrived yet), ABORTED, HTTP 409 (CONCURRENT_MODIFICATION: the
+    payment stayed busy); each of these is kept and applied on the
+    provider's retry. A replay is no error: HTTP 200 with `duplicate` true,
+    and neither is a callback about nothing of ours: HTTP 200, recorded as
+    ignored. A body over the edge's request limit is refused 413 before it
+    reaches the gateway.
     """
 
 class ProviderWebhookServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -681,10 +691,15 @@ class ProviderWebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         correctly signed body that cannot be parsed), NOT_FOUND, HTTP 404
         (WEBHOOK_PROVIDER_NOT_FOUND: not one of the providers above, or one the
         gateway is not configured for), UNAVAILABLE, HTTP 503
-        (PROVIDER_UNAVAILABLE: the provider's verification call, PayPal's, could
-        not be made; the provider retries). A replay is no error: HTTP 200 with
-        `duplicate` true. A body over the edge's request limit is refused 413
-        before it reaches the gateway.
+        (PROVIDER_UNAVAILABLE: the provider's verification call, PayPal's, or
+        the provider's answer about the object a callback names could not be
+        had; WEBHOOK_OBJECT_NOT_YET_KNOWN: a refund whose capture's callback has
+        not arrived yet), ABORTED, HTTP 409 (CONCURRENT_MODIFICATION: the
+        payment stayed busy); each of these is kept and applied on the
+        provider's retry. A replay is no error: HTTP 200 with `duplicate` true,
+        and neither is a callback about nothing of ours: HTTP 200, recorded as
+        ignored. A body over the edge's request limit is refused 413 before it
+        reaches the gateway.
         """
 
 def add_ProviderWebhookServiceServicer_to_server(servicer: ProviderWebhookServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
