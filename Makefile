@@ -36,7 +36,8 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 .PHONY: help venv run test gen check-gen lint fmt typecheck buf-lint buf-build \
-	imports envoy-validate compose-validate bench bench-authz bench-edge bench-payments lock clean
+	imports envoy-validate compose-validate bench bench-authz bench-edge bench-payments bench-webhooks \
+	lock clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -134,6 +135,11 @@ bench-edge: venv ## benchmark REST via Envoy (with/without ext_authz), direct gR
 # report goes to bench/results/.
 bench-payments: venv ## benchmark payments end to end (REST, gateway, sandbox, ledger on PostgreSQL)
 	$(BIN)/python -m bench.payments $(BENCH_ARGS)
+
+# Starts a local receiver (verifying every delivery with the standardwebhooks package) and
+# the delivery worker on a fresh database; BENCH_ARGS=--help lists the flags (--pg, --workers).
+bench-webhooks: venv ## benchmark merchant webhook delivery (events/s to a local HTTPS receiver)
+	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
 
 # Re-resolves requirements.in with pip-tools from a throwaway venv; pass
 # LOCK_ARGS=--upgrade (or --upgrade-package NAME) to move versions forward.
