@@ -1,12 +1,14 @@
 """Assembles the gateway: engine, migrations, ledger and audit clients, provider adapters,
-the payment and FX use cases and their workers, and the host that serves PaymentService,
-FxService, BeneficiaryService and PayoutService.
+the payment and FX use cases and their workers, the webhook use cases, and the host that
+serves PaymentService, FxService, BeneficiaryService, PayoutService, WebhookService and the
+providers' callbacks (ProviderWebhookService).
 
 ``build_parts`` makes everything (nothing is called yet); ``create_app`` puts it behind a
 ServiceHost (health, reflection, the shared interceptors, the gateway's error table). The
-host starts the outbox relay, the reconciler and the FX status poller once it serves, and on
-stop, after the in-flight RPCs have drained, stops them and closes the adapters (the
-Currencycloud client closes its session), the clients and the engine.
+host starts the outbox relay, the reconciler, the FX status poller and the webhook delivery
+worker once it serves, and on stop, after the in-flight RPCs have drained, stops them and
+closes the adapters (the Currencycloud client closes its session), the clients and the
+engine.
 
 The FX use cases exist only with a configured FX provider (``GATEWAY_CURRENCYCLOUD__BASE_URL``);
 their three services are served either way, answering FX_PROVIDER_NOT_CONFIGURED without one
@@ -30,23 +32,40 @@ from gateway_svc.adapters.providers.authorizenet import AuthorizeNetConfig, Auth
 from gateway_svc.adapters.providers.currencycloud import CurrencycloudClient, CurrencycloudConfig
 from gateway_svc.adapters.providers.http import HttpConfig
 from gateway_svc.adapters.providers.paypal import PayPalConfig, PayPalProvider
+from gateway_svc.adapters.providers.paypal_webhooks import PayPalWebhookVerifier
 from gateway_svc.adapters.providers.razorpay import RazorpayConfig, RazorpayProvider
 from gateway_svc.adapters.providers.stripe import StripeConfig, StripeProvider
+from gateway_svc.adapters.providers.stripe_amounts import from_stripe
+from gateway_svc.adapters.secret_box import SecretBox
+from gateway_svc.adapters.webhook_resolver import SystemResolver
 from gateway_svc.domain.fx import QuotePolicy
 from gateway_svc.entrypoints.beneficiary_servicer import BeneficiaryServicer
 from gateway_svc.entrypoints.errors import MAPPER
 from gateway_svc.entrypoints.fx_servicer import FxServicer
 from gateway_svc.entrypoints.payout_servicer import PayoutServicer
+from gateway_svc.entrypoints.provider_webhook_servicer import ProviderWebhookServicer
 from gateway_svc.entrypoints.servicer import PaymentServicer
+from gateway_svc.entrypoints.webhook_servicer import WebhookServicer
 from gateway_svc.service_layer.balances import Balances
 from gateway_svc.service_layer.ports import PaymentProvider
-from gateway_svc.service_layer.wiring import FxWorkers, PaymentWorkers, build_fx, build_payments
+from gateway_svc.service_layer.provider_callbacks import ProviderCallbacks
+from gateway_svc.service_layer.webhook_delivery_wiring import WebhookDelivery, build_delivery
+from gateway_svc.service_layer.wiring import (
+    FxWorkers,
+    PaymentWorkers,
+    WebhookApi,
+    build_fx,
+    build_payments,
+    build_provider_callbacks,
+    build_webhooks,
+)
 from gateway_svc.settings import GatewaySettings, ProviderSettings
 from paymesh.gateway.v1 import (
     beneficiaries_pb2_grpc,
     fx_pb2_grpc,
     payments_pb2_grpc,
     payouts_pb2_grpc,
+    webhooks_pb2_grpc,
 )
 from svc_kit import db
 from svc_kit.metrics import register_pool
@@ -56,6 +75,8 @@ SERVICE_NAME = "paymesh.gateway.v1.PaymentService"
 FX_SERVICE_NAME = "paymesh.gateway.v1.FxService"
 BENEFICIARY_SERVICE_NAME = "paymesh.gateway.v1.BeneficiaryService"
 PAYOUT_SERVICE_NAME = "paymesh.gateway.v1.PayoutService"
+WEBHOOK_SERVICE_NAME = "paymesh.gateway.v1.WebhookService"
+PROVIDER_WEBHOOK_SERVICE_NAME = "paymesh.gateway.v1.ProviderWebhookService"
 
 
 @dataclass(frozen=True)
@@ -79,11 +100,19 @@ class GatewayParts:
     provider."""
     fx_client: CurrencycloudClient | None = None
     """The FX provider's adapter, closed (its session too) with the parts."""
+    webhooks: WebhookApi | None = None
+    """WebhookService's use cases (endpoints, events); ``build_parts`` always builds them."""
+    delivery: WebhookDelivery | None = None
+    """The webhook delivery worker and its sender; ``build_parts`` always builds them."""
+    callbacks: ProviderCallbacks | None = None
+    """The providers' callbacks (ProviderWebhookService); ``build_parts`` always builds it."""
 
     async def start(self) -> None:
-        """Start the relay, the reconciler and the FX status poller on the serving loop
-        (the host's on_start)."""
+        """Start the relay, the reconciler, the webhook delivery worker and the FX status
+        poller on the serving loop (the host's on_start)."""
         self.payments.start()
+        if self.delivery is not None:
+            self.delivery.start()
         if self.fx is not None:
             self.fx.start()
 
@@ -94,10 +123,16 @@ class GatewayParts:
         if self.fx is not None:
             await self.fx.stop()
         await self.payments.stop()
+        # After the writers of events: what they committed last is still sent (or handed
+        # back for the next process); before the engine it records with.
+        if self.delivery is not None:
+            await self.delivery.stop()
         for adapter in self.providers.values():
             await adapter.aclose()
         if self.fx_client is not None:
             await self.fx_client.aclose()
+        if self.callbacks is not None:
+            await self.callbacks.aclose()
         await self.ledger.close()
         await self.audit.close()
         await self.engine.dispose()
@@ -234,6 +269,13 @@ async def build_parts(settings: GatewaySettings) -> GatewayParts:
             quotes=quote_policy(settings),
             poll_interval_s=settings.fx_poll_interval_s,
         )
+    webhooks = build_webhooks(
+        settings,
+        runtime,
+        payments.reconciler,
+        SecretBox.from_setting(settings.webhook_secret_key.get_secret_value()),
+        SystemResolver(),
+    )
     return GatewayParts(
         settings=settings,
         engine=engine,
@@ -245,13 +287,37 @@ async def build_parts(settings: GatewaySettings) -> GatewayParts:
         balances=fx.payouts.balances if fx is not None else Balances(runtime, ledger),
         fx=fx,
         fx_client=fx_client,
+        webhooks=webhooks,
+        delivery=build_delivery(settings, engine, runtime),
+        callbacks=build_provider_callbacks(
+            settings,
+            runtime,
+            stripe_units=from_stripe,
+            paypal=paypal_verifier(settings, providers),
+            fx=fx_client,
+        ),
     )
+
+
+def paypal_verifier(
+    settings: GatewaySettings, providers: Mapping[str, PaymentProvider]
+) -> PayPalWebhookVerifier | None:
+    """PayPal's webhook verification, sharing the PayPal adapter's token; None without one."""
+    adapter = providers.get("paypal")
+    if not isinstance(adapter, PayPalProvider):
+        return None
+    pp = settings.paypal
+    config = PayPalConfig(
+        http_config(settings, pp), pp.client_id, pp.client_secret.get_secret_value()
+    )
+    return PayPalWebhookVerifier(config, pp.webhook_id, tokens=adapter.tokens)
 
 
 def _bindings(parts: GatewayParts) -> list[ServiceBinding]:
     """PaymentService, FxService, BeneficiaryService and PayoutService, built on ``parts``
-    (the last three with None use cases when there is no FX provider). Each believes the
-    principal header only from Envoy's SPIFFE id (their default ``edge_spiffe_id``)."""
+    (the last three with None use cases when there is no FX provider), and WebhookService.
+    Each believes the principal header only from Envoy's SPIFFE id (their default
+    ``edge_spiffe_id``)."""
     # On a plaintext loopback server (tests) there is no peer identity to check.
     trust = parts.settings.plaintext
     fx = parts.fx
@@ -259,7 +325,7 @@ def _bindings(parts: GatewayParts) -> list[ServiceBinding]:
     quotes = FxServicer(fx.fx if fx else None, trust_plaintext=trust)
     payees = BeneficiaryServicer(fx.beneficiaries if fx else None, trust_plaintext=trust)
     payouts = PayoutServicer(fx.payouts if fx else None, parts.balances, trust_plaintext=trust)
-    return [
+    bindings = [
         ServiceBinding(
             SERVICE_NAME,
             lambda server: payments_pb2_grpc.add_PaymentServiceServicer_to_server(payments, server),
@@ -279,6 +345,28 @@ def _bindings(parts: GatewayParts) -> list[ServiceBinding]:
             lambda server: payouts_pb2_grpc.add_PayoutServiceServicer_to_server(payouts, server),
         ),
     ]
+    if parts.webhooks is not None:
+        hooks = WebhookServicer(parts.webhooks, trust_plaintext=trust)
+        bindings.append(
+            ServiceBinding(
+                WEBHOOK_SERVICE_NAME,
+                lambda server: webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(
+                    hooks, server
+                ),
+            )
+        )
+    if parts.callbacks is not None:
+        # Public: no principal to check; the provider's signature is the credential.
+        inbound = ProviderWebhookServicer(parts.callbacks)
+        bindings.append(
+            ServiceBinding(
+                PROVIDER_WEBHOOK_SERVICE_NAME,
+                lambda server: webhooks_pb2_grpc.add_ProviderWebhookServiceServicer_to_server(
+                    inbound, server
+                ),
+            )
+        )
+    return bindings
 
 
 async def create_app(settings: GatewaySettings, parts: GatewayParts | None = None) -> ServiceHost:

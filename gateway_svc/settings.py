@@ -263,6 +263,15 @@ class GatewaySettings(ServiceSettings):
         "base64 of 32 bytes, or '<id>:<base64>,<id>:<base64>' with the sealing key first; "
         "empty: the published development key (make run and tests only)",
     )
+    webhook_allow_private_destinations: bool = Field(
+        default=False,
+        description="loopback, private and link-local webhook destinations allowed, when an "
+        "endpoint is saved and when each delivery connects: for local demo receivers only",
+    )
+    webhook_allow_insecure_http: bool = Field(
+        default=False,
+        description="http:// webhook URLs allowed besides https://: for local demo receivers only",
+    )
     routing_rules: str = Field(
         default="",
         description="routing rules, '[<id>@]<merchant>:<currencies>:<method>=<provider>,...' "

@@ -14,11 +14,17 @@ be claimed again when the lease runs out: delivery is at least once, and receive
 result is recorded only where it is still the claim's own, so a worker that outlived its
 lease cannot overwrite the result of the one that took over.
 
-Every result updates the event's summary status in the same transaction.
+Every result updates the event's summary status in the same transaction. ``finish_many``
+records a worker's batch of results in a handful of statements (each delivery's fenced
+UPDATE, then one INSERT of the attempts and one UPDATE of summaries per status), which is
+what a busy worker's throughput rests on; the single-result methods are that with one.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +38,10 @@ from .webhook_records import (
     AttemptOutcome,
     AttemptResult,
     ClaimedDelivery,
+    DeliveryState,
     DeliveryStatus,
+    EventStatus,
+    summarize,
 )
 from .webhook_store import WebhookEndpointRepository
 from .webhook_summary import refresh_event_status
@@ -56,14 +65,33 @@ _STATUS_AFTER = {
 """Where a delivery stands after an attempt with each outcome."""
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One attempt's result to record: ``next_at`` for RETRY_SCHEDULED, ``reason`` (the
+    endpoint's ``disabled_reason``) for ENDPOINT_GONE."""
+
+    claim: ClaimedDelivery
+    result: AttemptResult
+    outcome: AttemptOutcome
+    next_at: datetime | None = None
+    reason: str = ""
+
+
 def _heads() -> Subquery:
-    """The id of each endpoint's head: its oldest unfinished delivery."""
-    return (
-        select(func.min(_d.id).label("id"))
-        .where(_d.status.in_(UNFINISHED))
-        .group_by(_d.endpoint_id)
-        .subquery()
+    """The id of each live endpoint's head: its oldest unfinished delivery.
+
+    One index seek per endpoint (the partial index on unfinished (endpoint_id, id)), not a
+    scan of the whole queue: a backlog of thousands of deliveries must not make every claim
+    slower (each claim computes the heads anew).
+    """
+    ep = webhook_endpoints.alias("head_endpoint")
+    head = (
+        select(func.min(_d.id))
+        .where(_d.endpoint_id == ep.c.id, _d.status.in_(UNFINISHED))
+        .scalar_subquery()
     )
+    live = (ep.c.enabled.is_(True), ep.c.deleted_at.is_(None))
+    return select(head.label("id")).select_from(ep).where(*live).subquery()
 
 
 class WebhookDeliveryRepository:
@@ -129,19 +157,20 @@ class WebhookDeliveryRepository:
     async def delivered(self, claim: ClaimedDelivery, result: AttemptResult, now: datetime) -> bool:
         """Record a 2xx: the delivery is done. False (nothing written) when the claim was
         no longer the worker's (its lease ran out and another worker took the row)."""
-        return await self._finish(claim, result, AttemptOutcome.DELIVERED, now)
+        return await self._finish(Finished(claim, result, AttemptOutcome.DELIVERED), now)
 
     async def retry(
         self, claim: ClaimedDelivery, result: AttemptResult, retry_at: datetime, now: datetime
     ) -> bool:
         """Record a failed attempt and when the next one is due (the domain's schedule, with
         Retry-After honoured). False when the claim was no longer the worker's."""
-        return await self._finish(claim, result, AttemptOutcome.RETRY_SCHEDULED, now, retry_at)
+        outcome = AttemptOutcome.RETRY_SCHEDULED
+        return await self._finish(Finished(claim, result, outcome, retry_at), now)
 
     async def dead(self, claim: ClaimedDelivery, result: AttemptResult, now: datetime) -> bool:
         """Record the last failed attempt of the schedule: the delivery is a dead letter, and
         its event shows DEAD_LETTER. False when the claim was no longer the worker's."""
-        return await self._finish(claim, result, AttemptOutcome.DEAD_LETTERED, now)
+        return await self._finish(Finished(claim, result, AttemptOutcome.DEAD_LETTERED), now)
 
     async def gone(
         self, claim: ClaimedDelivery, result: AttemptResult, reason: str, now: datetime
@@ -149,10 +178,8 @@ class WebhookDeliveryRepository:
         """Record a 410: the delivery is canceled, the endpoint disabled for ``reason``, and
         every other delivery it was owed canceled too. False when the claim was no longer
         the worker's."""
-        if not await self._finish(claim, result, AttemptOutcome.ENDPOINT_GONE, now):
-            return False
-        await WebhookEndpointRepository(self._conn).disable(claim.endpoint_id, reason, now)
-        return True
+        outcome = AttemptOutcome.ENDPOINT_GONE
+        return await self._finish(Finished(claim, result, outcome, reason=reason), now)
 
     async def release(self, claims: list[ClaimedDelivery], now: datetime) -> None:
         """Hand back claims not attempted (a worker stopping mid-batch), instead of leaving
@@ -225,39 +252,82 @@ class WebhookDeliveryRepository:
             _d.claimed_until == claim.lease_until,
         )
 
-    async def _finish(
-        self,
-        claim: ClaimedDelivery,
-        result: AttemptResult,
-        outcome: AttemptOutcome,
-        now: datetime,
-        next_at: datetime | None = None,
-    ) -> bool:
-        error = None if result.error is None else result.error[:_ERROR_CHARS]
+    async def _finish(self, finished: Finished, now: datetime) -> bool:
+        [held] = await self.finish_many([finished], now)
+        return held
+
+    async def finish_many(self, batch: Sequence[Finished], now: datetime) -> list[bool]:
+        """Record each result of ``batch`` (one attempt per delivery) where its claim is
+        still the worker's; whether each was (False: left alone, its lease ran out and
+        another worker holds the row). A 410's endpoint is disabled for its ``reason``."""
+        held = [await self._settle(finished, now) for finished in batch]
+        recorded = [finished for finished, ok in zip(batch, held, strict=True) if ok]
+        if recorded:
+            await self._conn.execute(insert(webhook_attempts), [_attempt_row(f) for f in recorded])
+            await self._refresh({f.claim.event_id for f in recorded})
+        endpoints = WebhookEndpointRepository(self._conn)
+        for finished in recorded:
+            if finished.outcome is AttemptOutcome.ENDPOINT_GONE:
+                await endpoints.disable(finished.claim.endpoint_id, finished.reason, now)
+        return held
+
+    async def _settle(self, finished: Finished, now: datetime) -> bool:
+        """The delivery row after the attempt, if the claim still holds it."""
+        result = finished.result
         values: dict[str, Any] = {
-            "status": _STATUS_AFTER[outcome].value,
+            "status": _STATUS_AFTER[finished.outcome].value,
             "attempts": _d.attempts + 1,
             "claimed_until": None,
             "last_status_code": result.status_code,
-            "last_error": error,
+            "last_error": _error(result),
             "updated_at": utc(now),
         }
-        if next_at is not None:
-            values["next_attempt_at"] = utc(next_at)
-        stmt = update(webhook_deliveries).where(*self._still_held(claim)).values(values)
-        if (await self._conn.execute(stmt)).rowcount != 1:
-            return False
-        await self._conn.execute(
-            insert(webhook_attempts).values(
-                delivery_id=claim.delivery_id,
-                attempt=claim.attempt,
-                started_at=utc(result.started_at),
-                status_code=result.status_code,
-                latency_ms=max(0, result.latency_ms),
-                error=error,
-                response_excerpt=result.response_excerpt[:RESPONSE_EXCERPT_CHARS],
-                outcome=outcome.value,
-            )
+        if finished.next_at is not None:
+            values["next_attempt_at"] = utc(finished.next_at)
+        stmt = update(webhook_deliveries).where(*self._still_held(finished.claim)).values(values)
+        return bool((await self._conn.execute(stmt)).rowcount == 1)
+
+    async def _refresh(self, event_ids: Iterable[str]) -> None:
+        """``refresh_event_status`` with one UPDATE per status rather than per event (a
+        batch's events mostly end in the same one), and safe beside other workers.
+
+        On PostgreSQL the events are locked first, in id order: two workers recording the
+        last two deliveries of one event at once would otherwise each read the other's as
+        still owed (READ COMMITTED), and the event would stay PENDING for good. Locked, the
+        second one's read comes after the first one's commit.
+        """
+        ids = sorted(set(event_ids))
+        if self._conn.dialect.name == "postgresql":
+            lock = select(_w.id).where(_w.id.in_(ids)).order_by(_w.id).with_for_update()
+            await self._conn.execute(lock)
+        stmt = select(_d.event_id, _d.status, _d.attempts, _d.round_base).where(
+            _d.event_id.in_(ids)
         )
-        await refresh_event_status(self._conn, [claim.event_id])
-        return True
+        states: dict[str, list[DeliveryState]] = defaultdict(list)
+        for event_id, status, attempts, round_base in (await self._conn.execute(stmt)).all():
+            states[event_id].append(DeliveryState(DeliveryStatus(status), attempts, round_base))
+        groups: dict[EventStatus, list[str]] = defaultdict(list)
+        for event_id in ids:
+            groups[summarize(states[event_id])].append(event_id)
+        for status, group in groups.items():
+            await self._conn.execute(
+                update(webhook_events).where(_w.id.in_(group)).values(status=status.value)
+            )
+
+
+def _error(result: AttemptResult) -> str | None:
+    return None if result.error is None else result.error[:_ERROR_CHARS]
+
+
+def _attempt_row(finished: Finished) -> dict[str, Any]:
+    result = finished.result
+    return {
+        "delivery_id": finished.claim.delivery_id,
+        "attempt": finished.claim.attempt,
+        "started_at": utc(result.started_at),
+        "status_code": result.status_code,
+        "latency_ms": max(0, result.latency_ms),
+        "error": _error(result),
+        "response_excerpt": result.response_excerpt[:RESPONSE_EXCERPT_CHARS],
+        "outcome": finished.outcome.value,
+    }

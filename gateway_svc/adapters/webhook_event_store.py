@@ -3,7 +3,9 @@
 ``add`` writes an event and one delivery per endpoint on the caller's connection, so a use
 case that calls it inside the unit of work of a state change commits both or neither: an
 event exists exactly when the change it reports does, and nothing is ever published from
-memory (issue 7, "Outbox").
+memory (issue 7, "Outbox"). ``emit`` is the state changes' own path: it picks the endpoints
+itself, in SQL, and ignores an event id already stored (ids are deterministic, so a state
+change written twice still has one event).
 
 Reads name the merchant; another merchant's event reads as None (NOT_FOUND for the caller).
 """
@@ -13,8 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, exists, insert, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,7 +35,25 @@ from .webhook_records import (
     EventStatus,
     NewEvent,
 )
-from .webhook_tables import webhook_attempts, webhook_deliveries, webhook_events
+from .webhook_summary import refresh_event_status
+from .webhook_tables import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events
+
+
+def wanted_by(merchant_id: str, event_type: str) -> ColumnElement[bool]:
+    """The SQL twin of ``EndpointRecord.accepts`` over the merchant's live endpoints: enabled,
+    not deleted, and a filter that is empty or names ``event_type``.
+
+    The filter is the JSON list ``webhook_store`` writes (``json.dumps``): ``[]``, or quoted
+    names. A type is matched with its quotes, so one name never matches inside another, and
+    ``autoescape`` keeps LIKE's wildcards literal.
+    """
+    e = webhook_endpoints.c
+    return and_(
+        e.merchant_id == merchant_id,
+        e.enabled.is_(True),
+        e.deleted_at.is_(None),
+        (e.enabled_events == "[]") | e.enabled_events.contains(f'"{event_type}"', autoescape=True),
+    )
 
 
 class WebhookEventRepository:
@@ -65,6 +88,78 @@ class WebhookEventRepository:
                     for endpoint_id in endpoint_ids
                 ],
             )
+
+    async def emit(self, events: Sequence[NewEvent]) -> list[str]:
+        """Store ``events`` and queue each, due at once, for every endpoint of its merchant
+        that is enabled now and whose filter takes its type, in the caller's transaction;
+        the ids written, in order. An id already stored is left as it is (not written, not
+        queued again): ids are deterministic, so a state change recorded twice still has one
+        event.
+
+        What it costs the state change: one statement when no endpoint wants any of the
+        events (each row computes its own status with an EXISTS over the endpoints: PENDING
+        when one wants it, DELIVERED when nobody does), plus one per event an endpoint wants
+        (its deliveries, INSERT ... SELECT, in the endpoints' creation order). So a payment of
+        a merchant without endpoints pays exactly one statement for its events.
+        """
+        if not events:
+            return []
+        rows = [
+            {
+                "id": event.id,
+                "merchant_id": event.merchant_id,
+                "type": event.type,
+                "document": event.document,
+                "created_at": utc(event.created_at),
+                "status": _status_when_written(event),
+            }
+            for event in events
+        ]
+        make = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        stmt: Any = (
+            make(webhook_events)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(webhook_events.c.id, webhook_events.c.status)
+        )
+        written = {row.id: row.status for row in await self._conn.execute(stmt)}
+        unqueued = [
+            event.id
+            for event in events
+            if written.get(event.id) == EventStatus.PENDING.value
+            and not await self._queue_for_wanting_endpoints(event)
+        ]
+        if unqueued:
+            # Every endpoint that wanted it was disabled or deleted between the two statements
+            # (READ COMMITTED): nothing is owed, which its summary must say.
+            await refresh_event_status(self._conn, unqueued)
+        return [event.id for event in events if event.id in written]
+
+    async def _queue_for_wanting_endpoints(self, event: NewEvent) -> int:
+        """Queue ``event`` for the endpoints ``wanted_by`` names; how many."""
+        e, d = webhook_endpoints.c, webhook_deliveries.c
+        # The row _new_delivery makes, but with each wanting endpoint's id (and merchant).
+        fixed = _new_delivery(event.id, "", event.merchant_id, utc(event.created_at))
+        for taken in ("event_id", "endpoint_id", "merchant_id"):
+            fixed.pop(taken)
+        columns = ["event_id", "endpoint_id", "merchant_id", *fixed]
+        chosen = (
+            select(
+                literal(event.id, d.event_id.type),
+                e.id,
+                e.merchant_id,
+                *(literal(value, d[name].type) for name, value in fixed.items()),
+            )
+            .where(wanted_by(event.merchant_id, event.type))
+            # Ids follow the insertion order: an endpoint's deliveries go out in id order.
+            .order_by(e.created_at, e.id)
+        )
+        stmt = (
+            insert(webhook_deliveries)
+            .from_select(columns, chosen)
+            .returning(webhook_deliveries.c.id)
+        )
+        return len((await self._conn.execute(stmt)).all())
 
     async def get(self, merchant_id: str, event_id: str) -> EventRecord | None:
         """The merchant's event with its delivery summary; None when missing or another
@@ -181,6 +276,12 @@ def _event(row: RowMapping, deliveries: Sequence[RowMapping]) -> EventRecord:
         next_attempt_at=min(due, default=None),
         endpoint_ids=tuple(d["endpoint_id"] for d in deliveries),
     )
+
+
+def _status_when_written(event: NewEvent) -> ColumnElement[str]:
+    """PENDING when an endpoint wants ``event`` now, else DELIVERED (nothing is owed)."""
+    someone = exists().where(wanted_by(event.merchant_id, event.type))
+    return case((someone, EventStatus.PENDING.value), else_=EventStatus.DELIVERED.value)
 
 
 def _new_delivery(

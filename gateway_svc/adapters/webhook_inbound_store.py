@@ -65,15 +65,22 @@ class ProviderEventRepository:
         return bool((await self._conn.execute(takeover)).rowcount == 1)
 
     async def mark_processed(
-        self, provider: str, provider_event_id: str, now: datetime, *, ignored: bool = False
+        self,
+        provider: str,
+        provider_event_id: str,
+        now: datetime,
+        *,
+        ignored: bool = False,
+        note: str = "",
     ) -> None:
         """The callback was applied (or, ``ignored``, needed nothing: a type we do not act
-        on, or a state already reached)."""
+        on, or a state already reached). ``note`` says why it was ignored; it is kept in the
+        ``error`` column, which an IGNORED row otherwise leaves empty."""
         outcome = InboundOutcome.IGNORED if ignored else InboundOutcome.PROCESSED
         await self._conn.execute(
             update(provider_webhook_events)
             .where(*self._key(provider, provider_event_id))
-            .values(outcome=outcome.value, processed_at=utc(now), error=None)
+            .values(outcome=outcome.value, processed_at=utc(now), error=note[:_ERROR_CHARS] or None)
         )
 
     async def mark_failed(

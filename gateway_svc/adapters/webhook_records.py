@@ -230,9 +230,7 @@ def summarize(deliveries: Iterable[DeliveryState]) -> EventStatus:
 
 def seal_secrets(box: SecretBox, endpoint_id: str, secrets: Sequence[EndpointSecret]) -> bytes:
     """The sealed form of an endpoint's secrets, bound to the endpoint's id."""
-    plain = [
-        [s.secret, None if s.expires_at is None else s.expires_at.isoformat()] for s in secrets
-    ]
+    plain = [[s.secret, _iso(s.expires_at), _iso(s.issued_at)] for s in secrets]
     return box.seal(json.dumps(plain, separators=(",", ":")).encode(), endpoint_id.encode())
 
 
@@ -240,7 +238,16 @@ def open_secrets(box: SecretBox, endpoint_id: str, sealed: bytes) -> tuple[Endpo
     """The inverse of ``seal_secrets``; raises SecretBoxError for a blob that does not open
     (tampered, another endpoint's, or sealed under a key the box lacks)."""
     plain = json.loads(box.open(sealed, endpoint_id.encode()))
+    # A secret sealed before issue times were kept has two elements: its issue time is None.
     return tuple(
-        EndpointSecret(secret, None if expires is None else datetime.fromisoformat(expires))
-        for secret, expires in plain
+        EndpointSecret(secret, _from_iso(expires), _from_iso(rest[0] if rest else None))
+        for secret, expires, *rest in plain
     )
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

@@ -25,6 +25,12 @@ async def refresh_event_status(conn: AsyncConnection, event_ids: Iterable[str]) 
     ids = sorted(set(event_ids))
     if not ids:
         return
+    if conn.dialect.name == "postgresql":
+        # Lock the events first (in id order): two transactions finishing an event's last
+        # two deliveries at once would otherwise each read the other's delivery as still
+        # unfinished and leave the event PENDING forever. SQLite writers are serialized.
+        lock = select(webhook_events.c.id).where(webhook_events.c.id.in_(ids))
+        await conn.execute(lock.order_by(webhook_events.c.id).with_for_update())
     d = webhook_deliveries.c
     stmt = select(d.event_id, d.status, d.attempts, d.round_base).where(d.event_id.in_(ids))
     states: dict[str, list[DeliveryState]] = defaultdict(list)

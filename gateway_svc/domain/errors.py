@@ -15,6 +15,8 @@
           |    +-- BeneficiaryNotFound      also a deleted one
           |    +-- PayoutNotFound
           |    +-- WebhookProviderNotFound  a provider-webhook route for no provider we know
+          |    +-- WebhookEndpointNotFound  also a deleted one, or another merchant's
+          |    +-- EventNotFound            also another merchant's event
           +-- Conflict
           |    +-- IdempotencyKeyReused     the key came back with a different request
           +-- PreconditionFailed
@@ -33,6 +35,7 @@
           |         +-- ProviderViewConflict    the provider's truth contradicts a final state
           |         +-- PayoutNotCancelable     already submitted to the bank network, or final
           |    +-- ProviderNotEligible      (routing.py) the preferred provider cannot take it
+          |    +-- WebhookEndpointDisabled  a redelivery to a disabled endpoint: enable it first
           +-- IdempotencyKeyInUse           the first request with this key is still running
           +-- ConcurrentModification        a stored version changed under us; safe to retry
           +-- PrincipalMissing              (entrypoints.errors) no edge principal: UNAUTHENTICATED
@@ -43,6 +46,7 @@
           +-- NoProviderAvailable           every candidate provider failed or was skipped
                +-- NoRoute                  (routing.py) no rule, or every listed provider skipped
                +-- ProviderUnavailable      the payment's own provider could not capture/cancel
+                    +-- WebhookObjectNotYetKnown  a callback ahead of the one naming its object
 
 A card decline is not an error: the provider answered, so the payment is returned normally
 with status FAILED and its ``decline``. Only refusals of *our* API are exceptions.
@@ -309,3 +313,30 @@ class WebhookDestinationRefused(ValidationFailed):
     like (``domain.webhooks_ssrf``). One violation, on the URL field."""
 
     reason = "WEBHOOK_DESTINATION_REFUSED"
+
+
+class WebhookEndpointNotFound(NotFound):
+    """Raised when an endpoint id names no live endpoint of the calling merchant (a deleted
+    one, or another merchant's, included)."""
+
+    reason = "WEBHOOK_ENDPOINT_NOT_FOUND"
+
+
+class EventNotFound(NotFound):
+    """Raised when an event id names no event of the calling merchant."""
+
+    reason = "EVENT_NOT_FOUND"
+
+
+class WebhookEndpointDisabled(PreconditionFailed):
+    """Raised when an event is redelivered to a disabled endpoint: enable it first."""
+
+    reason = "WEBHOOK_ENDPOINT_DISABLED"
+
+
+class WebhookObjectNotYetKnown(ProviderUnavailable):
+    """Raised when a provider callback names its object only by an id that another callback,
+    still on its way, makes known (a PayPal refund ahead of its capture's). Nothing was
+    applied; the callback is kept FAILED and the provider's next delivery applies it."""
+
+    reason = "WEBHOOK_OBJECT_NOT_YET_KNOWN"

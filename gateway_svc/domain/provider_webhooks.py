@@ -36,8 +36,9 @@ from svc_kit.faults import FieldViolation
 from .errors import WebhookPayloadInvalid, WebhookProviderNotFound
 from .fx import minor_from_decimal
 
-MAX_EVENT_ID_LEN = 255
-"""Longer event ids are refused: they become a dedupe key in the database."""
+MAX_EVENT_ID_LEN = 200
+"""Longer event ids are refused: they become a dedupe key in the database
+(``provider_webhook_events.provider_event_id``, 200 characters)."""
 
 
 class WebhookProvider(StrEnum):
@@ -232,7 +233,7 @@ class Fields:
         return self._data.get(key)
 
     def event_id(self, key: str) -> str:
-        """A dedupe id: a non-empty string of printable ASCII, at most 255 characters."""
+        """A dedupe id: non-empty printable ASCII, at most MAX_EVENT_ID_LEN characters."""
         return checked_event_id(self.provider, self.text(key), self.path(key))
 
     def currency(self, key: str) -> str:

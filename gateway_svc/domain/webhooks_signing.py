@@ -107,6 +107,9 @@ class EndpointSecret:
 
     secret: str
     expires_at: datetime | None = None
+    issued_at: datetime | None = None
+    """When the secret was made (shown as the endpoint's secret_create_time); None for one
+    stored before this was recorded."""
 
     def active(self, now: datetime) -> bool:
         """Whether it still signs at ``now`` (the expiry instant itself is already out)."""
@@ -139,8 +142,10 @@ def rotate(
         raise ValueError("the new secret is already one of the endpoint's secrets")
     cutoff = now + overlap
     kept = tuple(
-        EndpointSecret(s.secret, cutoff if s.expires_at is None else min(s.expires_at, cutoff))
+        EndpointSecret(
+            s.secret, cutoff if s.expires_at is None else min(s.expires_at, cutoff), s.issued_at
+        )
         for s in secrets
         if s.active(now)
     )
-    return (EndpointSecret(new_secret), *(s for s in kept if s.active(now)))
+    return (EndpointSecret(new_secret, None, now), *(s for s in kept if s.active(now)))

@@ -44,6 +44,7 @@ from .leases import leased
 from .runtime import GatewayRuntime
 from .scheduling import first_check_at, to_unknown
 from .unit_of_work import GatewayUnitOfWork
+from .webhook_emit import emit_payment_events
 
 _log = logging.getLogger(__name__)
 ACTION = "gateway.payment.create"
@@ -337,6 +338,7 @@ class CreatePaymentFlow:
         items = event_items(payment, events, fees=rt.fees, routing=rt.routing)
         items.append(audit_item(_note(hold, payment, actor_key_id), payment.id, now))
         await uow.outbox.enqueue_many(items, now)
+        await emit_payment_events(uow, payment, events)
         return hold
 
 

@@ -12,6 +12,9 @@ Two kinds of outbox item:
 - ``audit``: one record for identity's audit log, with an event id derived from the request
   (merchant, key, action), so a retried delivery records nothing twice.
 
+Beside them, in the same transaction, the change's merchant events (``webhook_emit``): the
+webhook outbox, which the delivery worker sends from (issue 7).
+
 Items of one payment share ``group_key`` (the payment id; ``audit/<payment id>`` for audit
 records), and the relay applies a group in order: a capture never reaches the ledger before
 its hold. Audit records are their own group so a slow audit log never delays a posting.
@@ -42,6 +45,7 @@ from gateway_svc.domain.routing import RoutingTable
 
 from .ledger_payloads import plan_payload
 from .unit_of_work import GatewayUnitOfWork
+from .webhook_emit import emit_payment_events
 
 LEDGER = "ledger"
 AUDIT = "audit"
@@ -119,9 +123,11 @@ async def enqueue_events(
     fees: FeeSchedule,
     routing: RoutingTable,
 ) -> int:
-    """``ledger_plans`` of ``events``, enqueued; how many items."""
+    """``ledger_plans`` of ``events``, enqueued with the merchant events of ``events``; how
+    many outbox items."""
     items = event_items(payment, events, fees=fees, routing=routing)
     await uow.outbox.enqueue_many(items, now)
+    await emit_payment_events(uow, payment, events)
     return len(items)
 
 

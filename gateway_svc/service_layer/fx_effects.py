@@ -30,6 +30,7 @@ from .effects import LEDGER, AuditNote, enqueue_audit
 from .finishing import GATEWAY_ACTOR, event_id
 from .ledger_payloads import plan_payload
 from .unit_of_work import GatewayUnitOfWork
+from .webhook_emit import emit_conversion_changes, emit_payout_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,9 @@ async def enqueue_conversion_changes(
     changes: Sequence[ConversionTransition],
     now: datetime,
 ) -> int:
-    """The postings of ``changes`` (never the hold, placed in the request), enqueued."""
+    """The postings of ``changes`` (never the hold, placed in the request), enqueued with
+    the merchant event of a completion; how many postings."""
+    await emit_conversion_changes(uow, conversion, changes)
     books = Books(conversion.merchant_id, conversion.sell_currency)
     count = 0
     for change in changes:
@@ -74,7 +77,9 @@ async def enqueue_conversion_changes(
 async def enqueue_payout_changes(
     uow: GatewayUnitOfWork, payout: Payout, changes: Sequence[PayoutTransition], now: datetime
 ) -> int:
-    """The postings of ``changes`` (the post and the fee, or the void), enqueued."""
+    """The postings of ``changes`` (the post and the fee, or the void), enqueued with the
+    merchant events of a completion or failure; how many postings."""
+    await emit_payout_changes(uow, payout, changes)
     count = 0
     for change in changes:
         if change.from_status is None:

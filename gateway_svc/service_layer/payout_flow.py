@@ -60,6 +60,7 @@ from .fx_uow import FxUnitOfWork
 from .keys import KeyHold, Replayed
 from .ports import LedgerPort
 from .runtime import GatewayRuntime
+from .webhook_emit import emit_payout_changes
 
 _log = logging.getLogger(__name__)
 CREATE = "payouts.create"
@@ -239,7 +240,11 @@ class PayoutFlow:
             await uow.payouts.update(payout, read)
             at = None if payout.is_final else self._poll.next_at(now, 0)
             await uow.payouts.schedule_check(payout.id, at, 0)
-            if not isinstance(outcome, HoldDenied):  # a refused hold has nothing to void
+            if isinstance(outcome, HoldDenied):
+                # A refused hold has nothing to void, but the merchant still hears that the
+                # payout failed (payout.failed), like any other failure.
+                await emit_payout_changes(uow, payout, changes)
+            else:
                 await enqueue_payout_changes(uow, payout, changes, now)
             if outcome is not None:
                 await _audit(uow, hold, payout, actor_key_id, now)

@@ -9,6 +9,13 @@ outbox relay (kicked by every commit that enqueues work) and the reconciler, wit
 clock, outbox relay, idempotency keys) once there is an FX provider adapter: their services,
 and the status poller, with the same lifecycle. Their abandoned keys are resumed by the
 payments' reconciler, whose completer scans every key (``Reconciler.register_resumer``).
+
+``build_webhooks`` adds WebhookService's use cases (endpoints and events) on the same runtime,
+with the key that seals endpoint secrets and the resolver the SSRF guard checks hosts with.
+
+``build_provider_callbacks`` adds ProviderWebhookService's use case on the same runtime: each
+configured provider's callbacks, verified with its webhook secret from settings (PayPal's by
+PayPal's verification call, whose adapter the app builds).
 """
 
 from __future__ import annotations
@@ -22,16 +29,20 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_svc.adapters.secret_box import SecretBox
 from gateway_svc.domain.breaker import Breakers, Transition
 from gateway_svc.domain.fx import QuotePolicy
 from gateway_svc.domain.postings import FeeSchedule
+from gateway_svc.domain.provider_event_parsing import StripeUnits
+from gateway_svc.domain.provider_webhooks import WebhookProvider
 from gateway_svc.domain.providers import Provider
 from gateway_svc.domain.retry import ReconcileSchedule, RetryPolicy
 from gateway_svc.domain.routing import RoutingTable, default_table
 from gateway_svc.domain.routing_config import parse_rules
+from gateway_svc.domain.webhook_endpoints import DestinationPolicy
 from gateway_svc.settings import GatewaySettings
 
-from . import beneficiary_flow, fx_conversions, keys, payout_cancel, payout_flow
+from . import beneficiary_flow, fx_conversions, keys, payout_cancel, payout_flow, webhook_endpoints
 from .balances import Balances
 from .beneficiary_service import BeneficiaryService
 from .fx_calls import FxCaller
@@ -39,14 +50,19 @@ from .fx_effects import PollPolicy
 from .fx_poller import FxStatusPoller
 from .fx_quotes import QuoteDesk
 from .fx_service import FxService
+from .keyed_once import drop_started
 from .payments import PaymentService
 from .payout_cancel import PayoutCancel
 from .payout_flow import PayoutFlow
 from .payout_service import PayoutService
 from .ports import AuditPort, FxLedgerPort, FxProvider, LedgerPort, PaymentProvider
+from .provider_callbacks import CallbackSecrets, PayPalVerifier, ProviderCallbacks
 from .reconciler import Reconciler
 from .relay import OutboxRelay
 from .runtime import GatewayRuntime
+from .webhook_commands import HostResolver
+from .webhook_endpoints import WebhookEndpoints
+from .webhook_events_query import WebhookEvents
 
 _log = logging.getLogger(__name__)
 
@@ -199,3 +215,80 @@ def build_fx(
         provider=provider,
         poll_interval_s=poll_interval_s,
     )
+
+
+@dataclass(frozen=True)
+class WebhookApi:
+    """WebhookService's use cases: the merchant's endpoints, and its events."""
+
+    endpoints: WebhookEndpoints
+    events: WebhookEvents
+
+
+def destination_policy(settings: GatewaySettings) -> DestinationPolicy:
+    """Where webhook endpoints may point: the two development settings (both off by
+    default: https only, public addresses only)."""
+    return DestinationPolicy(
+        allow_insecure_http=settings.webhook_allow_insecure_http,
+        allow_private=settings.webhook_allow_private_destinations,
+    )
+
+
+def build_webhooks(
+    settings: GatewaySettings,
+    runtime: GatewayRuntime,
+    reconciler: Reconciler,
+    box: SecretBox,
+    resolver: HostResolver,
+) -> WebhookApi:
+    """The webhook use cases on ``runtime`` (the payments' one), their abandoned keys
+    registered with ``reconciler``; ``box`` seals endpoint secrets (``SecretBox``, from
+    ``webhook_secret_key``), ``resolver`` resolves endpoint hosts."""
+
+    async def forget(hold: keys.KeyHold) -> None:
+        await drop_started(runtime, hold)
+
+    for operation in (webhook_endpoints.CREATE, webhook_endpoints.ROTATE):
+        reconciler.register_resumer(operation, forget)
+    endpoints = WebhookEndpoints(runtime, box, resolver, destination_policy(settings))
+    return WebhookApi(endpoints=endpoints, events=WebhookEvents(runtime))
+
+
+def callback_secrets(
+    settings: GatewaySettings, runtime: GatewayRuntime
+) -> dict[WebhookProvider, str]:
+    """The webhook secrets of the configured providers that sign with one (a card provider
+    with an adapter on ``runtime``, Currencycloud once configured); PayPal has none (PayPal
+    verifies its own callbacks)."""
+    secrets = {
+        WebhookProvider.STRIPE: settings.stripe.webhook_secret,
+        WebhookProvider.AUTHORIZENET: settings.authorizenet.signature_key,
+        WebhookProvider.RAZORPAY: settings.razorpay.webhook_secret,
+    }
+    found = {
+        provider: secret.get_secret_value()
+        for provider, secret in secrets.items()
+        if Provider(provider.value) in runtime.providers
+    }
+    if settings.currencycloud.configured:
+        found[WebhookProvider.CURRENCYCLOUD] = (
+            settings.currencycloud.webhook_secret.get_secret_value()
+        )
+    return found
+
+
+def build_provider_callbacks(
+    settings: GatewaySettings,
+    runtime: GatewayRuntime,
+    *,
+    stripe_units: StripeUnits,
+    paypal: PayPalVerifier | None = None,
+    fx: FxProvider | None = None,
+) -> ProviderCallbacks:
+    """ProviderWebhookService's use case on ``runtime`` (the payments' one): ``paypal`` is
+    PayPal's verifier (None: PayPal not configured), ``fx`` the FX provider adapter (None:
+    none, Currencycloud's callbacks refused), ``stripe_units`` Stripe's amount conversion
+    (``stripe_amounts.from_stripe``)."""
+    secrets = CallbackSecrets(callback_secrets(settings, runtime), paypal)
+    caller = FxCaller(runtime, fx) if fx is not None else None
+    return ProviderCallbacks(runtime, secrets, stripe_units=stripe_units, fx=caller)

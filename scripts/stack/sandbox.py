@@ -22,6 +22,12 @@ must then be checked against the CA the caller chose or the system store, never 
 Its own URLs (3-D Secure pages, PayPal's approve links) need no setting here: the sandbox
 builds them from the address it bound, ``https://127.0.0.1:<port>``, which a browser on this
 machine reaches as it is.
+
+Its provider callbacks go to the gateway's public route through Envoy, as a real provider's
+would: once Envoy is up, ``point_callbacks`` tells the sandbox (``POST /_control/webhooks``)
+to send them to Envoy's REST listener, trusting the dev CA that issued Envoy's certificate.
+The sandbox starts before Envoy, so this cannot be a start-up setting; a caller who set
+``SANDBOX_WEBHOOK_TARGET`` (empty: no callbacks) keeps that choice.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ MODULE = "sandbox"
 LISTEN = "127.0.0.1:0"
 HEALTH_PATH = "/healthz"
 CONTROL_PATH = "/_control"
+WEBHOOK_TARGET_ENV = "SANDBOX_WEBHOOK_TARGET"
 STOP_GRACE_S = 5.0
 _POLL_S = 0.05
 
@@ -136,6 +143,25 @@ def redirected(ready: SandboxReady, prefix: str, environ: Mapping[str, str]) -> 
         for p in ready.providers
         if environ.get(f"{prefix}_{p.upper()}__BASE_URL", ready.base_url(p)) != ready.base_url(p)
     ]
+
+
+async def point_callbacks(
+    settings: StackSettings, ready: SandboxReady, rest_url: str, environ: Mapping[str, str]
+) -> str:
+    """Send the sandbox's provider callbacks to ``rest_url`` (Envoy's REST listener), trusting
+    the dev CA, unless ``environ`` sets ``SANDBOX_WEBHOOK_TARGET`` (the module docstring); the
+    target in use ("" for none)."""
+    if WEBHOOK_TARGET_ENV in environ:
+        return environ[WEBHOOK_TARGET_ENV]
+    ca_file = str(settings.pki_dir / "ca.pem")
+    trust = ssl.create_default_context(cafile=ca_file)
+    async with httpx.AsyncClient(base_url=ready.url, verify=trust, timeout=5.0) as client:
+        reply = await client.post(
+            f"{CONTROL_PATH}/webhooks", json={"target": rest_url, "ca_file": ca_file}
+        )
+    if reply.status_code != 200:
+        raise RuntimeError(f"{NAME} refused the callback target: {reply.text}")
+    return rest_url
 
 
 def describe(ready: SandboxReady, sandbox: Child) -> dict[str, Any]:

@@ -68,6 +68,8 @@ class Steps:
         self.envoy: Child | None = None
         self._edge: edge.EdgeReady | None = None
         self._admin_key = ""
+        self._callbacks_to = ""
+        """Where the sandbox sends its provider callbacks ("" for nowhere)."""
 
     @property
     def edge_admin_url(self) -> str | None:
@@ -230,11 +232,24 @@ class Steps:
                 self._s, self.envoy, {name: len(addrs) for name, addrs in upstreams.items()}
             )
         hosts = sum(len(a) for a in upstreams.values())
+        callbacks = await self._point_callbacks()
         self._step(
             f"envoy ready: REST :{self._edge.rest_port}, gRPC :{self._edge.grpc_port},"
-            f" {hosts} upstream hosts healthy in {len(upstreams)} clusters",
+            f" {hosts} upstream hosts healthy in {len(upstreams)} clusters; {callbacks}",
             started,
         )
+
+    async def _point_callbacks(self) -> str:
+        """The sandbox's provider callbacks to Envoy's REST listener (the gateway's public
+        route), now that it listens; what the envoy step says about it."""
+        assert self._sandbox is not None
+        with self._awaiting("the sandbox: its callback target (POST /_control/webhooks)"):
+            self._callbacks_to = await sandbox.point_callbacks(
+                self._s, self._sandbox, self._urls()[0], os.environ
+            )
+        if not self._callbacks_to:
+            return f"sandbox callbacks off ({sandbox.WEBHOOK_TARGET_ENV} is empty)"
+        return f"sandbox callbacks to {self._callbacks_to}/v1/provider-webhooks/<provider>"
 
     async def _admin(self) -> None:
         key_file = self._admin_key_file
@@ -299,7 +314,10 @@ class Steps:
             "admin_api_key_file": str(self._admin_key_file or ""),
             "supervisor_pid": os.getpid(),
             "var_dir": str(self._s.var_dir),
-            "sandbox": sandbox.describe(self._sandbox, self.sandbox),
+            "sandbox": {
+                **sandbox.describe(self._sandbox, self.sandbox),
+                "webhook_target": self._callbacks_to,
+            },
             "envoy": {
                 "pid": self.envoy.pid,
                 "config": str(envoy_dir / "envoy.json"),

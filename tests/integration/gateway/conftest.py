@@ -24,7 +24,7 @@ from sandbox.testing import SandboxHandle
 from tests.e2e.stack_fixture import Edge, Services, start_edge, start_services
 from tests.integration.gateway.fx_support import FxMerchant
 from tests.integration.gateway.payments_support import Merchant, new_merchant
-from tests.integration.gateway.support import GatewayStack, Pki, start_gateway
+from tests.integration.gateway.support import GatewayStack, Pki, point_callbacks, start_gateway
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
@@ -40,6 +40,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gatew
         async with start_edge(
             services, edge_dir, upstreams=upstreams, access_log_path=str(edge_dir / "access.log")
         ) as edge:
+            # The sandbox's callbacks go to this edge, as make run points them; they are sent
+            # only while a test turns them on (test_provider_webhooks_rest.py), so no other
+            # test sees a callback it did not ask for.
+            await point_callbacks(services, edge, enabled=False)
             yield GatewayStack(services, edge, gateway.host, Pki(services.pki), gateway.parts)
 
 

@@ -113,6 +113,15 @@ class GatewayStack:
         return GatewaySettings(**fields)  # type: ignore[arg-type]
 
 
+async def point_callbacks(services: Services, edge: Edge, *, enabled: bool) -> None:
+    """Point the sandbox's provider callbacks at ``edge``'s REST listener, the gateway's
+    public route through the real Envoy, trusting the dev CA that issued Envoy's certificate
+    (as ``make run`` does); sending only while ``enabled``."""
+    await services.sandbox_control.set_webhooks(
+        target=edge.rest_url, ca_file=str(services.pki / "ca.pem"), enabled=enabled
+    )
+
+
 def chart(merchant: str, currency: str = "EUR") -> list[AccountOpening]:
     """A small chart of accounts like the domain's: clearing (asset), payable (liability,
     never negative), fees (revenue)."""

@@ -126,7 +126,7 @@ def test_a_malformed_secret_is_refused(secret):
 def test_a_rotation_keeps_the_old_secret_signing_for_the_overlap_only():
     secrets = wh.rotate([wh.EndpointSecret(OLD)], NEW, NOW)
     assert secrets == (
-        wh.EndpointSecret(NEW),
+        wh.EndpointSecret(NEW, None, NOW),  # issued now: the endpoint shows its issue time
         wh.EndpointSecret(OLD, NOW + timedelta(hours=24)),
     )
     assert wh.active_secrets(secrets, NOW + timedelta(hours=23)) == (NEW, OLD)
@@ -137,8 +137,8 @@ def test_a_second_rotation_drops_expired_secrets_and_keeps_earlier_expiries():
     once = wh.rotate([wh.EndpointSecret(OLD)], NEW, NOW)
     twice = wh.rotate(once, OTHER, NOW + timedelta(hours=1), overlap=timedelta(hours=48))
     assert twice == (
-        wh.EndpointSecret(OTHER),
-        wh.EndpointSecret(NEW, NOW + timedelta(hours=49)),
+        wh.EndpointSecret(OTHER, None, NOW + timedelta(hours=1)),
+        wh.EndpointSecret(NEW, NOW + timedelta(hours=49), NOW),
         wh.EndpointSecret(OLD, NOW + timedelta(hours=24)),
     )
     later = wh.rotate(twice, wh.new_secret(b"z" * 32), NOW + timedelta(hours=30))
