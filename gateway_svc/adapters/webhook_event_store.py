@@ -56,6 +56,26 @@ def wanted_by(merchant_id: str, event_type: str) -> ColumnElement[bool]:
     )
 
 
+class QueuedCount:
+    """How many events this process has queued deliveries for (ever; rolled back ones too).
+
+    The delivery worker is kicked after every commit of a state change; it claims only when
+    this moved since its last claim, so the payments that concern no endpoint (most of
+    them) cost it nothing. Deliveries queued by other processes, and retries coming due,
+    are found by its idle poll."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def add(self, n: int) -> None:
+        """Count ``n`` more events queued."""
+        self.value += n
+
+
+QUEUED = QueuedCount()
+"""The process's count (one event loop writes it; reads need no lock)."""
+
+
 class WebhookEventRepository:
     """``webhook_events`` (and their first deliveries) on one connection."""
 
@@ -115,6 +135,8 @@ class WebhookEventRepository:
             }
             for event in events
         ]
+        # Not a prebuilt statement: each row's status is an SQL expression (an EXISTS over
+        # the endpoints), which can only be part of the statement, not a parameter.
         make = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
         stmt: Any = (
             make(webhook_events)
@@ -123,12 +145,9 @@ class WebhookEventRepository:
             .returning(webhook_events.c.id, webhook_events.c.status)
         )
         written = {row.id: row.status for row in await self._conn.execute(stmt)}
-        unqueued = [
-            event.id
-            for event in events
-            if written.get(event.id) == EventStatus.PENDING.value
-            and not await self._queue_for_wanting_endpoints(event)
-        ]
+        wanted = [e for e in events if written.get(e.id) == EventStatus.PENDING.value]
+        unqueued = [e.id for e in wanted if not await self._queue_for_wanting_endpoints(e)]
+        QUEUED.add(len(wanted) - len(unqueued))
         if unqueued:
             # Every endpoint that wanted it was disabled or deleted between the two statements
             # (READ COMMITTED): nothing is owed, which its summary must say.

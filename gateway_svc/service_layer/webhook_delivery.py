@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.secret_box import SecretBox
+from gateway_svc.adapters.webhook_event_store import QUEUED
 from gateway_svc.adapters.webhook_records import ClaimedDelivery
 from gateway_svc.domain.retry import Uniform
 from gateway_svc.domain.webhooks import ATTEMPT_TIMEOUT_S
@@ -104,6 +105,7 @@ class WebhookDeliveryWorker:
         self._wall_clock = wall_clock or clock
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not a secret
         self._wake = asyncio.Event()
+        self._queued_seen = QUEUED.value  # the start-up pass claims what came before
         self._task: asyncio.Task[None] | None = None
         self._held: dict[int, ClaimedDelivery] = {}
         """Claimed and not yet recorded, by delivery id."""
@@ -115,8 +117,12 @@ class WebhookDeliveryWorker:
         self._reported_at = time.monotonic()
 
     def kick(self) -> None:
-        """New events were committed: claim now rather than at the next poll."""
-        self._wake.set()
+        """A state change was committed: claim now rather than at the next poll, if this
+        process queued deliveries since the last kick (``QUEUED``); most changes queue none,
+        and a claim per payment would cost more than the payment's own event."""
+        if QUEUED.value != self._queued_seen:
+            self._queued_seen = QUEUED.value
+            self._wake.set()
 
     async def _claim(self, limit: int) -> list[ClaimedDelivery]:
         lease = timedelta(seconds=self.policy.lease_s)

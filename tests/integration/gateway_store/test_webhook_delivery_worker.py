@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.webhook_receiver import WebhookReceiver, ids_in_order
@@ -278,6 +279,36 @@ async def test_a_kick_starts_a_delivery_at_once_and_a_stop_hands_back_what_was_h
     await hooks.worker.drain()  # another pass (a restarted worker) takes it at once
     assert hooks.receiver.ids(path)[-1] == evid
     assert await hooks.status(evid) == EventStatus.DELIVERED
+
+
+async def test_a_kick_claims_only_when_this_process_queued_a_delivery_since_the_last(
+    hooks: Hooks,
+) -> None:
+    """Every committed state change kicks the worker; most queue nothing (no endpoint wants
+    their event), and those must not cost a claim each."""
+    claims: list[str] = []
+
+    @event.listens_for(hooks.engine.sync_engine, "before_cursor_execute")
+    def _claims(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if "FROM webhook_deliveries" in statement and "SELECT" in statement.split()[0]:
+            claims.append(statement)
+
+    path = await hooks.endpoint("kicked")
+    hooks.worker.start()  # polls every 30 s: only kicks make it claim during the test
+    try:
+        await asyncio.sleep(0.2)  # the first pass at start-up
+        claims.clear()
+        for _ in range(5):
+            hooks.worker.kick()  # commits that queued nothing
+            await asyncio.sleep(0.02)
+        assert claims == []
+        [evid] = await hooks.events(1)  # queues a delivery for the endpoint
+        hooks.worker.kick()
+        await asyncio.wait_for(hooks.receiver.requested.wait(), 2.0)
+        assert claims != [] and hooks.receiver.ids(path) == [evid]
+    finally:
+        event.remove(hooks.engine.sync_engine, "before_cursor_execute", _claims)
+        await hooks.worker.stop()
 
 
 async def test_secrets_that_do_not_open_send_nothing_and_the_attempt_is_retried(
