@@ -136,6 +136,9 @@ class CircuitBreaker:
         self._listener = on_transition
         self._state = BreakerState.CLOSED
         self._calls: deque[tuple[float, bool]] = deque()  # (at, failed), oldest first
+        self._failures = 0
+        """How many of ``_calls`` failed, kept as they come and go: counting the window on
+        every call cost a busy provider's hot path a scan of thousands of entries."""
         self._opened_at: float | None = None
         self._cooldown_s = self.policy.cooldown_s
         self._probes: list[float] = []  # deadlines of probes in flight
@@ -182,9 +185,9 @@ class CircuitBreaker:
 
     def _record_closed(self, now: float, failed: bool) -> None:
         self._calls.append((now, failed))
+        self._failures += failed
         self._evict(now)
-        calls = len(self._calls)
-        failures = sum(1 for _, f in self._calls if f)
+        calls, failures = len(self._calls), self._failures
         if failed and calls >= self.policy.min_calls:
             rate = failures / calls
             if rate >= self.policy.failure_rate:
@@ -207,7 +210,7 @@ class CircuitBreaker:
     def _evict(self, now: float) -> None:
         horizon = now - self.policy.window_s
         while self._calls and self._calls[0][0] <= horizon:
-            self._calls.popleft()
+            self._failures -= self._calls.popleft()[1]
 
     def _advance(self, now: float) -> None:
         opened_at = self._opened_at
@@ -221,6 +224,7 @@ class CircuitBreaker:
     def _open(self, now: float, reason: str) -> None:
         self._opened_at = now
         self._calls.clear()
+        self._failures = 0
         self._move(now, BreakerState.OPEN, reason)
 
     def _half_open(self, now: float, reason: str) -> None:
