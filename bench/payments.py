@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="payments made one by one before the steps (10)")  # fmt: skip
     add("--no-profile", action="store_true",
         help="skip the extra step that records a py-spy profile of the gateway")  # fmt: skip
+    add("--no-callbacks", action="store_true",
+        help="the sandbox sends no provider callbacks (make run's sandbox posts each state "
+        "change to the gateway through Envoy, as the providers do)")  # fmt: skip
     add("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="admin URL of the PostgreSQL server (%(default)s)")  # fmt: skip
     add("--db-name", type=_db_name, default=ppg.DB_NAME,

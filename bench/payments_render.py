@@ -31,6 +31,14 @@ def _envoy_workers(argv: Sequence[str]) -> str:
     return f"{os.cpu_count() or 1} (Envoy's default: one per core)"
 
 
+_CALLBACKS_ON = (
+    "on, as in `make run`: the sandbox posts each payment's signed callback to the gateway "
+    "through Envoy, which verifies, records and applies it (a no-op: the payment is already "
+    "captured); their cost is in every row."
+)
+_CALLBACKS_OFF = "off (--no-callbacks): the payments alone."
+
+
 def _settings(
     args: argparse.Namespace, run: Run, idle: float | None, elapsed_s: float
 ) -> list[str]:
@@ -51,6 +59,7 @@ def _settings(
         "capture, a distinct idempotency key each (`?request_id=`), no provider preference "
         "(routing picks Stripe); the gateway calls the sandbox over HTTPS and posts to the "
         "ledger and the audit log through its outbox.",
+        "- Provider callbacks: " + (_CALLBACKS_OFF if args.no_callbacks else _CALLBACKS_ON),
         f"- Each step: {args.warmup_s:g} s warm-up, then {args.duration_s:g} s measured; "
         "replies/s and latency count the requests that ended inside the measured window. "
         "settled/s subtracts the outbox backlog the window left (items not yet delivered to the "

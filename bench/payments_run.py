@@ -261,7 +261,8 @@ def run(args: argparse.Namespace, workdir: Path) -> Run:
         print(f"\n== stack (scripts/run_stack.py on PostgreSQL) in {workdir}", flush=True)
         started = time.monotonic()
         database_url = ppg.stack_url(args.pg_url, args.db_name)
-        stack = pstack.start(children, database_url, args.service_log_level)
+        stack = pstack.start(children, database_url, args.service_log_level,
+                             callbacks=not args.no_callbacks)  # fmt: skip
         print(f"  ready in {time.monotonic() - started:.1f} s: " + ", ".join(
             f"{g} pid {stack.pid(g)}" for g in pstack.SERVICE_GROUPS), flush=True)  # fmt: skip
         server = ppg.Server(args.pg_url, args.db_name)

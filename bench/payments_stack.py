@@ -54,7 +54,9 @@ class PaymentStack:
         return groups
 
 
-def start(children: Children, database_url: str, log_level: str) -> PaymentStack:
+def start(
+    children: Children, database_url: str, log_level: str, *, callbacks: bool = True
+) -> PaymentStack:
     """``scripts/run_stack.py`` under the work directory; its stack.json once ready.
 
     Raises RuntimeError when the stack exits early or starts no provider sandbox (the bench
@@ -71,6 +73,8 @@ def start(children: Children, database_url: str, log_level: str) -> PaymentStack
         "PAYMESH_DATABASE_URL": database_url,
         # At INFO every RPC writes a line that the supervisor then copies, on the same cores.
         **{f"{s.upper()}_LOG_LEVEL": log_level for s in ppg.SERVICES},
+        # Empty: the stack leaves the sandbox's callbacks off (scripts/stack/sandbox.py).
+        **({} if callbacks else {"SANDBOX_WEBHOOK_TARGET": ""}),
     }
     child = children.spawn("stack", [sys.executable, str(REPO_ROOT / "scripts" / "run_stack.py")],
                            env)  # fmt: skip
