@@ -78,13 +78,21 @@ SERVICES: tuple[ServiceSpec, ...] = (
     # The gateway reaches the ledger and identity's AuditService through Envoy's internal
     # listener, with its own certificate; it connects lazily, so it may start before Envoy.
     # Its providers are the sandbox's simulators unless the environment says otherwise.
+    # Merchant webhooks may go to loopback and private addresses over plain http here, so a
+    # receiver on the developer's machine (bench/webhook_receiver.py, or any local server)
+    # can be registered; a deployment leaves both settings off (the SSRF guard).
     ServiceSpec(
         name="gateway",
         module="gateway_svc",
         prefix="GATEWAY",
         listeners={"grpc": "LISTEN_ADDR"},
         clusters={"gateway": "grpc"},
-        defaults={"LEDGER_ADDR": "{grpc}", "IDENTITY_ADDR": "{grpc}"},
+        defaults={
+            "LEDGER_ADDR": "{grpc}",
+            "IDENTITY_ADDR": "{grpc}",
+            "WEBHOOK_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "WEBHOOK_ALLOW_INSECURE_HTTP": "true",
+        },
         uses_sandbox=True,
     ),
 )
