@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway_svc.settings import GatewaySettings
+from scripts.stack.services import SERVICES, base_env
 from scripts.stack.settings import SettingsError, load
 
 
@@ -31,3 +33,26 @@ def test_a_value_that_is_not_a_boolean_is_refused_by_name() -> None:
 def test_a_bad_address_is_refused_by_name() -> None:
     with pytest.raises(SettingsError, match="PAYMESH_REST_ADDR must be host:port"):
         load([], env={"PAYMESH_REST_ADDR": "8443"})
+
+
+def test_make_runs_gateway_lets_merchant_webhooks_reach_a_local_receiver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (
+        "GATEWAY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS",
+        "GATEWAY_WEBHOOK_ALLOW_INSECURE_HTTP",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    [gateway] = [spec for spec in SERVICES if spec.name == "gateway"]
+    env = base_env(gateway, load([], env={}), "sqlite:///unused.db")
+    for name in (
+        "GATEWAY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS",
+        "GATEWAY_WEBHOOK_ALLOW_INSECURE_HTTP",
+    ):
+        monkeypatch.setenv(name, env[name])  # what the stack hands the gateway process
+    settings = GatewaySettings(plaintext=True)
+    assert settings.webhook_allow_private_destinations is True
+    assert settings.webhook_allow_insecure_http is True
+    # A deployment (no stack) keeps the SSRF guard: both default to off.
+    monkeypatch.delenv("GATEWAY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS")
+    assert GatewaySettings(plaintext=True).webhook_allow_private_destinations is False
