@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.internal_rpc import UpstreamRefused
 from gateway_svc.adapters.outbox import OutboxItem
+from svc_kit.tasks import cancel_and_wait
 
 from .effects import AUDIT, LEDGER
 from .metrics import OUTBOX_DELIVERED, OUTBOX_FAILURES, OUTBOX_PARKED
@@ -266,8 +267,5 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         """Cancel the background task (items in flight are claimed again after their lease)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -40,6 +40,7 @@ from gateway_svc.adapters.webhook_event_store import QUEUED
 from gateway_svc.adapters.webhook_records import ClaimedDelivery
 from gateway_svc.domain.retry import Uniform
 from gateway_svc.domain.webhooks import ATTEMPT_TIMEOUT_S
+from svc_kit.tasks import cancel_and_wait
 
 from .metrics import WEBHOOK_IN_FLIGHT
 from .runtime import GatewayRuntime
@@ -284,11 +285,8 @@ class WebhookDeliveryWorker:
 
     async def stop(self) -> None:
         """Stop the loop and wind down (the sender stays open: its owner closes it)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 def kick_on_commit(runtime: GatewayRuntime, kick: Callable[[], None]) -> None:

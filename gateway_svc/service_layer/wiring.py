@@ -21,7 +21,6 @@ PayPal's verification call, whose adapter the app builds).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from gateway_svc.domain.routing import RoutingTable, default_table
 from gateway_svc.domain.routing_config import parse_rules
 from gateway_svc.domain.webhook_endpoints import DestinationPolicy
 from gateway_svc.settings import GatewaySettings
+from svc_kit.tasks import cancel_and_wait
 
 from . import beneficiary_flow, fx_conversions, keys, payout_cancel, payout_flow, webhook_endpoints
 from .balances import Balances
@@ -92,11 +92,8 @@ class PaymentWorkers:
 
     async def stop(self) -> None:
         """Stop both loops; work in flight is picked up again after a restart."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.relay.stop()
 
 
@@ -170,11 +167,8 @@ class FxWorkers:
 
     async def stop(self) -> None:
         """Stop the poller; a pass cut short is simply done again after a restart."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 def build_fx(

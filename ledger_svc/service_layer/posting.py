@@ -16,7 +16,6 @@ request on its own, so one bad request cannot fail its neighbours.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from ledger_svc.domain.engine import PostingEngine
 from ledger_svc.domain.errors import ConcurrentModification, LedgerError
 from ledger_svc.domain.model import Transaction
 from svc_kit.db import is_retryable, retrying
+from svc_kit.tasks import cancel_and_wait
 
 from .unit_of_work import UnitOfWork
 
@@ -137,9 +137,7 @@ class PostingWriter:
         if self._task is None:
             return
         await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
 
     async def submit(self, commands: Sequence[Command], *, atomic: bool) -> list[Outcome]:
