@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -289,7 +290,8 @@ async def test_a_kick_claims_only_when_this_process_queued_a_delivery_since_the_
     claims: list[str] = []
 
     @event.listens_for(hooks.engine.sync_engine, "before_cursor_execute")
-    def _claims(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+    def _claims(*args: Any) -> None:  # (conn, cursor, statement, parameters, context, many)
+        statement = str(args[2])
         if "FROM webhook_deliveries" in statement and "SELECT" in statement.split()[0]:
             claims.append(statement)
 
