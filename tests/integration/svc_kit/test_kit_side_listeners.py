@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class LineListener:
         self._events = events
         self._fail = fail
         self._server: asyncio.Server | None = None
+        self.stopped_at: float | None = None
+        """``time.monotonic()`` when the host stopped it."""
 
     @property
     def name(self) -> str:
@@ -48,6 +51,7 @@ class LineListener:
         return port
 
     async def stop(self) -> None:
+        self.stopped_at = time.monotonic()
         self._events.append(f"stop {self._name}")
         if self._server is not None:
             self._server.close()
@@ -102,20 +106,25 @@ async def test_a_side_listener_is_published_and_follows_the_hosts_health(tmp_pat
 
 async def test_side_listeners_stop_after_in_flight_rpcs_finish_and_before_on_stop() -> None:
     probe, events = Probe(), list[str]()
-    host = _host(probe, [LineListener("side", events)])
+    listener = LineListener("side", events)
+    host = _host(probe, [listener])
     port = await host.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         echo: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
             f"/{SERVICE}/Echo"
         )
+        called = time.monotonic()
         slow = asyncio.ensure_future(echo(b"slow"))
         await asyncio.sleep(0.1)  # the call is in the handler
         stopping = asyncio.ensure_future(host.stop())
-        await slow
-        events.append("rpc answered")
+        answer = await slow
         await stopping
 
-    assert events == ["start side", "rpc answered", "stop side"]
+    # The handler sleeps 0.3 s and answers; only then may the side listener stop. (Compared
+    # by time, not by the order of the client's and the host's continuations, which share
+    # the loop and may run either way round once the answer is sent.)
+    assert answer == b"slow" and events == ["start side", "stop side"]
+    assert listener.stopped_at is not None and listener.stopped_at - called >= 0.3
     assert probe.stops == ["stopped"]
     assert not host.is_serving()
 
