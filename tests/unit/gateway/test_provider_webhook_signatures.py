@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -83,6 +84,16 @@ SCHEMES = {
 TIMESTAMPED = ("stripe", "currencycloud")
 
 
+def accepted(verify: Any, secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Whether ``verify`` accepts the callback: the verifiers return nothing and raise
+    WebhookSignatureInvalid (or a subclass) when they refuse."""
+    try:
+        verify(secret, headers, body, NOW)
+    except WebhookSignatureInvalid:
+        return False
+    return True
+
+
 def scheme(name: str) -> tuple[Verifier, str, str, str]:
     return SCHEMES[name]
 
@@ -97,7 +108,8 @@ def flip_last_hex(value: str) -> str:
 def test_a_genuine_signature_is_accepted(name: str) -> None:
     verify, secret, header, value = scheme(name)
 
-    verify(secret, {header: value}, BODY, NOW)
+    assert accepted(verify, secret, {header: value}, BODY)
+    assert not accepted(verify, secret, {header: value}, BODY + b" ")  # and only that body
 
 
 def test_every_hmac_provider_has_a_verifier_and_paypal_has_none() -> None:
@@ -198,7 +210,8 @@ def test_a_malformed_authorizenet_header_is_refused(value: str) -> None:
 def test_authorizenet_compares_hex_without_regard_to_case() -> None:
     lower = "SHA512=" + anet_sig(ANET_KEY, BODY).lower()
 
-    verify_authorizenet(ANET_KEY, {"x-anet-signature": lower}, BODY, NOW)
+    assert accepted(verify_authorizenet, ANET_KEY, {"x-anet-signature": lower}, BODY)
+    assert not accepted(verify_authorizenet, ANET_KEY, {"x-anet-signature": lower}, BODY + b" ")
 
 
 def test_a_razorpay_signature_of_other_length_is_refused() -> None:
@@ -229,7 +242,7 @@ def test_a_signed_time_within_300_s_is_accepted(name: str, skew_s: int) -> None:
     verify, secret, header, _ = scheme(name)
     t = T - skew_s
 
-    verify(secret, {header: f"t={t},v1={t_v1(secret, BODY, t)}"}, BODY, NOW)
+    assert accepted(verify, secret, {header: f"t={t},v1={t_v1(secret, BODY, t)}"}, BODY)
 
 
 @pytest.mark.parametrize("name", TIMESTAMPED)
@@ -263,8 +276,10 @@ def test_one_valid_v1_among_several_is_enough(name: str, position: int) -> None:
     verify, secret, header, _ = scheme(name)
     entries = [f"v1={t_v1('whsec_old_secret', BODY)}", f"v1={'0' * 64}"]
     entries.insert(position, f"v1={t_v1(secret, BODY)}")
+    value = ",".join([f"t={T}", *entries, "v0=ignored"])
 
-    verify(secret, {header: ",".join([f"t={T}", *entries, "v0=ignored"])}, BODY, NOW)
+    assert accepted(verify, secret, {header: value}, BODY)
+    assert not accepted(verify, secret, {header: value.replace(t_v1(secret, BODY), "0" * 64)}, BODY)
 
 
 @pytest.mark.parametrize("name", TIMESTAMPED)
