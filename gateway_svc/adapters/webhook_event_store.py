@@ -15,45 +15,38 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, insert, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .rows import utc
+from .webhook_event_sql import (
+    CHOSEN,
+    emit_statement,
+    event_params,
+    new_delivery,
+    queue_statement,
+    type_filter_pattern,
+)
 from .webhook_records import (
     UNFINISHED,
     AttemptOutcome,
     AttemptPosition,
     AttemptRecord,
-    DeliveryStatus,
     EventQuery,
     EventRecord,
     EventStatus,
     NewEvent,
 )
 from .webhook_summary import refresh_event_status
-from .webhook_tables import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events
-
-
-def wanted_by(merchant_id: str, event_type: str) -> ColumnElement[bool]:
-    """The SQL twin of ``EndpointRecord.accepts`` over the merchant's live endpoints: enabled,
-    not deleted, and a filter that is empty or names ``event_type``.
-
-    The filter is the JSON list ``webhook_store`` writes (``json.dumps``): ``[]``, or quoted
-    names. A type is matched with its quotes, so one name never matches inside another, and
-    ``autoescape`` keeps LIKE's wildcards literal.
-    """
-    e = webhook_endpoints.c
-    return and_(
-        e.merchant_id == merchant_id,
-        e.enabled.is_(True),
-        e.deleted_at.is_(None),
-        (e.enabled_events == "[]") | e.enabled_events.contains(f'"{event_type}"', autoescape=True),
-    )
+from .webhook_tables import webhook_attempts, webhook_deliveries, webhook_events
 
 
 class QueuedCount:
@@ -104,7 +97,7 @@ class WebhookEventRepository:
             await self._conn.execute(
                 insert(webhook_deliveries),
                 [
-                    _new_delivery(event.id, endpoint_id, event.merchant_id, at)
+                    new_delivery(event.id, endpoint_id, event.merchant_id, at)
                     for endpoint_id in endpoint_ids
                 ],
             )
@@ -124,27 +117,11 @@ class WebhookEventRepository:
         """
         if not events:
             return []
-        rows = [
-            {
-                "id": event.id,
-                "merchant_id": event.merchant_id,
-                "type": event.type,
-                "document": event.document,
-                "created_at": utc(event.created_at),
-                "status": _status_when_written(event),
-            }
-            for event in events
-        ]
-        # Not a prebuilt statement: each row's status is an SQL expression (an EXISTS over
-        # the endpoints), which can only be part of the statement, not a parameter.
-        make = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
-        stmt: Any = (
-            make(webhook_events)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(webhook_events.c.id, webhook_events.c.status)
-        )
-        written = {row.id: row.status for row in await self._conn.execute(stmt)}
+        params: dict[str, object] = {}
+        for i, event in enumerate(events):
+            params.update(event_params(event, f"_{i}"))
+        stmt = emit_statement(self._conn.dialect.name, len(events))
+        written = {row.id: row.status for row in await self._conn.execute(stmt, params)}
         wanted = [e for e in events if written.get(e.id) == EventStatus.PENDING.value]
         unqueued = [e.id for e in wanted if not await self._queue_for_wanting_endpoints(e)]
         QUEUED.add(len(wanted) - len(unqueued))
@@ -156,29 +133,15 @@ class WebhookEventRepository:
 
     async def _queue_for_wanting_endpoints(self, event: NewEvent) -> int:
         """Queue ``event`` for the endpoints ``wanted_by`` names; how many."""
-        e, d = webhook_endpoints.c, webhook_deliveries.c
-        # The row _new_delivery makes, but with each wanting endpoint's id (and merchant).
-        fixed = _new_delivery(event.id, "", event.merchant_id, utc(event.created_at))
-        for taken in ("event_id", "endpoint_id", "merchant_id"):
-            fixed.pop(taken)
-        columns = ["event_id", "endpoint_id", "merchant_id", *fixed]
-        chosen = (
-            select(
-                literal(event.id, d.event_id.type),
-                e.id,
-                e.merchant_id,
-                *(literal(value, d[name].type) for name, value in fixed.items()),
-            )
-            .where(wanted_by(event.merchant_id, event.type))
-            # Ids follow the insertion order: an endpoint's deliveries go out in id order.
-            .order_by(e.created_at, e.id)
-        )
-        stmt = (
-            insert(webhook_deliveries)
-            .from_select(columns, chosen)
-            .returning(webhook_deliveries.c.id)
-        )
-        return len((await self._conn.execute(stmt)).all())
+        row = new_delivery(event.id, "", event.merchant_id, utc(event.created_at))
+        params = {
+            **{name: value for name, value in row.items() if name not in CHOSEN},
+            "id": event.id,
+            "merchant_id": event.merchant_id,
+            "type_filter": type_filter_pattern(event.type),
+        }
+        stmt = queue_statement(self._conn.dialect.name)
+        return len((await self._conn.execute(stmt, params)).all())
 
     async def get(self, merchant_id: str, event_id: str) -> EventRecord | None:
         """The merchant's event with its delivery summary; None when missing or another
@@ -295,26 +258,3 @@ def _event(row: RowMapping, deliveries: Sequence[RowMapping]) -> EventRecord:
         next_attempt_at=min(due, default=None),
         endpoint_ids=tuple(d["endpoint_id"] for d in deliveries),
     )
-
-
-def _status_when_written(event: NewEvent) -> ColumnElement[str]:
-    """PENDING when an endpoint wants ``event`` now, else DELIVERED (nothing is owed)."""
-    someone = exists().where(wanted_by(event.merchant_id, event.type))
-    return case((someone, EventStatus.PENDING.value), else_=EventStatus.DELIVERED.value)
-
-
-def _new_delivery(
-    event_id: str, endpoint_id: str, merchant_id: str, at: datetime
-) -> dict[str, object]:
-    """The row of a delivery queued at ``at``, due at once."""
-    return {
-        "event_id": event_id,
-        "endpoint_id": endpoint_id,
-        "merchant_id": merchant_id,
-        "status": DeliveryStatus.PENDING.value,
-        "attempts": 0,
-        "round_base": 0,
-        "next_attempt_at": at,
-        "created_at": at,
-        "updated_at": at,
-    }
