@@ -56,7 +56,7 @@ $(VENV_STAMP): requirements.lock
 
 # The supervisor makes the dev PKI (var/pki) and migrates before it starts
 # anything, then runs until Ctrl-C, which stops Envoy first, then the services.
-# `REPLICAS=2 make run` runs two processes of each service;
+# `REPLICAS=2 make run` runs two processes of each service, `REPLICAS=gateway=2` two gateways;
 # `.venv/bin/python scripts/run_stack.py --help` lists the PAYMESH_* settings.
 run: venv ## identity, ledger, gateway and the provider sandbox behind Envoy (REST :8443, gRPC :9443), SQLite under var/; Ctrl-C stops
 	$(BIN)/python scripts/run_stack.py $(if $(REPLICAS),--replicas $(REPLICAS)) $(RUN_ARGS)

@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--no-callbacks", action="store_true",
         help="the sandbox sends no provider callbacks (make run's sandbox posts each state "
         "change to the gateway through Envoy, as the providers do)")  # fmt: skip
+    add("--replicas", default="1",
+        help="processes per service, as make run's --replicas takes them (gateway=2: two "
+        "gateway processes, one of the others; %(default)s)")  # fmt: skip
     add("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="admin URL of the PostgreSQL server (%(default)s)")  # fmt: skip
     add("--db-name", type=_db_name, default=ppg.DB_NAME,

@@ -39,6 +39,13 @@ _CALLBACKS_ON = (
 _CALLBACKS_OFF = "off (--no-callbacks): the payments alone."
 
 
+def _processes(replicas: str) -> str:
+    """``--replicas`` in words (the supervisor has already refused a bad value)."""
+    if replicas.strip() in ("", "1"):
+        return "one process per service"
+    return f"processes per service: {replicas} (`--replicas`; the sandbox is always one)"
+
+
 def _settings(
     args: argparse.Namespace, run: Run, idle: float | None, elapsed_s: float
 ) -> list[str]:
@@ -51,7 +58,7 @@ def _settings(
         f"{cores} cores, and the CPU tables say who spent what.",
         f"- Before the run, other work kept {idle if idle is not None else '?'} cores busy; the "
         f"run took {elapsed_s / 60:.1f} min.",
-        f"- The stack `make run` starts (scripts/run_stack.py): one process per service, "
+        f"- The stack `make run` starts (scripts/run_stack.py): {_processes(args.replicas)}, "
         f"PostgreSQL {run.pg_version} for all three databases, mTLS on every "
         f"hop, Envoy workers: {workers}, services logging at {args.service_log_level}.",
         "- Payments: POST /v1/payments through Envoy REST with an owner API key of a merchant "

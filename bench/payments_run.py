@@ -262,9 +262,10 @@ def run(args: argparse.Namespace, workdir: Path) -> Run:
         started = time.monotonic()
         database_url = ppg.stack_url(args.pg_url, args.db_name)
         stack = pstack.start(children, database_url, args.service_log_level,
-                             callbacks=not args.no_callbacks)  # fmt: skip
+                             callbacks=not args.no_callbacks, replicas=args.replicas)  # fmt: skip
         print(f"  ready in {time.monotonic() - started:.1f} s: " + ", ".join(
-            f"{g} pid {stack.pid(g)}" for g in pstack.SERVICE_GROUPS), flush=True)  # fmt: skip
+            f"{g} pid {', '.join(map(str, stack.pids(g)))}" for g in pstack.SERVICE_GROUPS),
+            flush=True)  # fmt: skip
         server = ppg.Server(args.pg_url, args.db_name)
         try:
             return _drive(args, workdir, stack, server)

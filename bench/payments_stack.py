@@ -1,6 +1,7 @@
 """The stack the payments bench drives: ``make run``'s supervisor on PostgreSQL, port 0 everywhere.
 
-It is the real thing (scripts/run_stack.py): identity, ledger and gateway, one process each,
+It is the real thing (scripts/run_stack.py): identity, ledger and gateway, one process each
+(or as ``--replicas`` says),
 the provider sandbox the supervisor starts and points the gateway's providers at, and Envoy
 in front; every database on the local PostgreSQL (``bench.payments_pg``). The bench learns
 ports, pids, certificates and the admin key from stack.json, as any tool would, and stops
@@ -44,10 +45,16 @@ class PaymentStack:
             return int(info["supervisor_pid"])
         return self.stack.pid(group)
 
+    def pids(self, group: str) -> tuple[int, ...]:
+        """Every process of ``group``: each replica of a service (``--replicas``)."""
+        if group in ("envoy", "sandbox", "supervisor"):
+            return (self.pid(group),)
+        return tuple(int(r["pid"]) for r in self.stack.info["services"][group]["replicas"])
+
     def groups(self, server: ppg.Server, loadgen: PidSource) -> dict[str, PidSource]:
         """Every CPU group of a step: the stack's processes, its supervisor (which copies
         their output), PostgreSQL's backends and shared processes, and the load generator."""
-        groups = {g: fixed(self.pid(g)) for g in (*SERVICE_GROUPS, "supervisor")}
+        groups = {g: fixed(*self.pids(g)) for g in (*SERVICE_GROUPS, "supervisor")}
         groups["postgres"] = server.pids
         groups["pg shared"] = server.shared_pids
         groups["loadgen"] = loadgen
@@ -55,7 +62,12 @@ class PaymentStack:
 
 
 def start(
-    children: Children, database_url: str, log_level: str, *, callbacks: bool = True
+    children: Children,
+    database_url: str,
+    log_level: str,
+    *,
+    callbacks: bool = True,
+    replicas: str = "1",
 ) -> PaymentStack:
     """``scripts/run_stack.py`` under the work directory; its stack.json once ready.
 
@@ -69,7 +81,7 @@ def start(
         "PAYMESH_ADMIN_ADDR": "127.0.0.1:0",
         "PAYMESH_VAR_DIR": str(children.workdir / "var"),
         "PAYMESH_STACK_FILE": str(stack_file),
-        "PAYMESH_REPLICAS": "1",
+        "PAYMESH_REPLICAS": replicas,
         "PAYMESH_DATABASE_URL": database_url,
         # At INFO every RPC writes a line that the supervisor then copies, on the same cores.
         **{f"{s.upper()}_LOG_LEVEL": log_level for s in ppg.SERVICES},

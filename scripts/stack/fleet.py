@@ -57,7 +57,7 @@ class Replica:
 
 
 class Fleet:
-    """The replicas of ``specs``, ``count`` of each."""
+    """The replicas of ``specs``, as many of each as the settings say (``count``)."""
 
     def __init__(
         self,
@@ -65,7 +65,6 @@ class Fleet:
         console: Console,
         specs: Sequence[ServiceSpec],
         databases: Mapping[str, ServiceDatabase],
-        count: int,
     ) -> None:
         self._settings = settings
         self._console = console
@@ -73,7 +72,7 @@ class Fleet:
         self.replicas = [
             Replica(spec, name, self._child(spec, name))
             for spec in specs
-            for name in replica_names(spec, count)
+            for name in replica_names(spec, settings.count(spec.name))
         ]
 
     def _ports_file(self, name: str) -> Path:

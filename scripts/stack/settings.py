@@ -10,11 +10,13 @@ import argparse
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 MAX_REPLICAS = 16
+SERVICE_NAMES = ("identity", "ledger", "gateway")
+"""The services ``--replicas`` may name (scripts/stack/services.py runs them)."""
 
 # (variable, default, what it is): the table `--help` prints, so it cannot drift from the code.
 ENV_VARS = (
@@ -24,7 +26,7 @@ ENV_VARS = (
     ("PAYMESH_VAR_DIR", "var", "PKI, SQLite files, admin key, ports files, Envoy config"),
     ("PAYMESH_STACK_FILE", ".paymesh/stack.json", "where the running stack is described"),
     ("PAYMESH_DATABASE_URL", "", "postgresql://user@host:port/NAME: database NAME_<service> each"),
-    ("PAYMESH_REPLICAS", "1", "processes per service (--replicas)"),
+    ("PAYMESH_REPLICAS", "1", "processes per service (--replicas): 2, gateway=2, 1,gateway=2"),
     ("PAYMESH_START_TIMEOUT_S", "60", "seconds start-up may take before it is abandoned"),
     ("PAYMESH_REQUIRE_CLIENT_CERT", "false", "true: REST clients must present a CA-signed cert"),
 )
@@ -54,9 +56,21 @@ class StackSettings:
     grpc_addr: str
     admin_addr: str
     replicas: int
+    """Processes of each service not named in ``replicas_of``."""
     database_url: str
     start_timeout_s: float
     require_client_cert: bool = False
+    replicas_of: Mapping[str, int] = field(default_factory=dict)
+    """Services with a count of their own (``gateway=2``): the CPU-heavy one may get more
+    processes than the rest."""
+
+    def count(self, service: str) -> int:
+        """How many processes ``service`` runs."""
+        return self.replicas_of.get(service, self.replicas)
+
+    @property
+    def most_replicas(self) -> int:
+        return max([self.replicas, *self.replicas_of.values()])
 
     @property
     def pki_dir(self) -> Path:
@@ -86,9 +100,9 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--replicas",
-        type=int,
-        default=_int(env, "PAYMESH_REPLICAS", "1"),
-        help="processes per service; Envoy balances them (default: PAYMESH_REPLICAS or 1)",
+        default=env.get("PAYMESH_REPLICAS") or "1",
+        help="processes per service, Envoy balances them: N for every service, service=N for"
+        " one, comma-separated (gateway=2, or 1,gateway=2); default: PAYMESH_REPLICAS or 1",
     )
     parser.add_argument(
         "--timeout",
@@ -99,11 +113,22 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     return parser
 
 
-def _int(env: Mapping[str, str], name: str, default: str) -> int:
-    try:
-        return int(env.get(name) or default)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {env[name]!r}") from None
+def _replicas(text: str) -> tuple[int, dict[str, int]]:
+    """``--replicas``: the count of every service, and the services with their own."""
+    every, own = 1, {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, count = item.rpartition("=")
+        if not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise SettingsError(
+                f"--replicas takes N or service=N (N from 1 to {MAX_REPLICAS}), not {item!r}"
+            )
+        if not sep:
+            every = int(count)
+        elif name.strip() not in SERVICE_NAMES:
+            raise SettingsError(f"--replicas names {name.strip()!r}, not one of {SERVICE_NAMES}")
+        else:
+            own[name.strip()] = int(count)
+    return every, own
 
 
 def _float(env: Mapping[str, str], name: str, default: str) -> float:
@@ -137,8 +162,7 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     """Settings from ``argv`` and ``env`` (default: the process's own)."""
     env = os.environ if env is None else env
     args = _parser(env).parse_args(argv)
-    if not 1 <= args.replicas <= MAX_REPLICAS:
-        raise SettingsError(f"--replicas must be between 1 and {MAX_REPLICAS}, not {args.replicas}")
+    replicas, replicas_of = _replicas(args.replicas)
     if args.timeout <= 0:
         raise SettingsError(f"the start-up timeout must be positive, not {args.timeout}")
     defaults = {name: default for name, default, _ in ENV_VARS}
@@ -149,7 +173,8 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         rest_addr=_addr(env, "PAYMESH_REST_ADDR", defaults["PAYMESH_REST_ADDR"]),
         grpc_addr=_addr(env, "PAYMESH_GRPC_ADDR", defaults["PAYMESH_GRPC_ADDR"]),
         admin_addr=_addr(env, "PAYMESH_ADMIN_ADDR", defaults["PAYMESH_ADMIN_ADDR"]),
-        replicas=args.replicas,
+        replicas=replicas,
+        replicas_of=replicas_of,
         database_url=env.get("PAYMESH_DATABASE_URL", ""),
         start_timeout_s=args.timeout,
         require_client_cert=_flag(env, "PAYMESH_REQUIRE_CLIENT_CERT"),

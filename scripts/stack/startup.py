@@ -158,8 +158,12 @@ class Steps:
             news = f"; created {', '.join(created)}" if created else ", all there"
             self._step(f"databases: {names}{news}", started)
 
-        sqlite = [s.name for s in self._specs if not self._dbs[s.name].postgres]
-        if self._s.replicas > 1 and sqlite:
+        sqlite = [
+            s.name
+            for s in self._specs
+            if not self._dbs[s.name].postgres and self._s.count(s.name) > 1
+        ]
+        if sqlite:
             self._console.say(
                 f"note: the {', '.join(sqlite)} replicas share one SQLite file each: safe"
                 " (scripts/stack/databases.py says why), but their writes take turns;"

@@ -53,7 +53,7 @@ class Supervisor:
     ) -> None:
         self._settings = settings
         self._console = console
-        self._fleet = Fleet(settings, console, specs, databases, settings.replicas)
+        self._fleet = Fleet(settings, console, specs, databases)
         self._steps = Steps(settings, console, specs, databases, self._fleet)
         self._stop = asyncio.Event()
         self._force = asyncio.Event()

@@ -6,7 +6,7 @@ import pytest
 
 from gateway_svc.settings import GatewaySettings
 from scripts.stack.services import SERVICES, base_env
-from scripts.stack.settings import SettingsError, load
+from scripts.stack.settings import SERVICE_NAMES, SettingsError, load
 
 
 def test_defaults_are_the_documented_ports_and_an_optional_client_cert() -> None:
@@ -56,3 +56,31 @@ def test_make_runs_gateway_lets_merchant_webhooks_reach_a_local_receiver(
     # A deployment (no stack) keeps the SSRF guard: both default to off.
     monkeypatch.delenv("GATEWAY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS")
     assert GatewaySettings(plaintext=True).webhook_allow_private_destinations is False
+
+
+@pytest.mark.parametrize(
+    ("value", "every", "gateway", "ledger"),
+    [("2", 2, 2, 2), ("gateway=3", 1, 3, 1), ("2, gateway=1", 2, 1, 2), ("", 1, 1, 1)],
+)
+def test_replicas_take_a_count_for_every_service_and_one_per_service(
+    value: str, every: int, gateway: int, ledger: int
+) -> None:
+    settings = load([], env={"PAYMESH_REPLICAS": value})
+
+    assert settings.replicas == every
+    assert (settings.count("gateway"), settings.count("ledger")) == (gateway, ledger)
+    assert load(["--replicas", value or "1"], env={}).count("gateway") == gateway
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [("0", "N from 1 to 16"), ("gateway=17", "N from 1 to 16"), ("two", "not 'two'"),
+     ("billing=2", "names 'billing'")],
+)  # fmt: skip
+def test_a_bad_replica_count_is_refused_with_what_is_allowed(value: str, refusal: str) -> None:
+    with pytest.raises(SettingsError, match=refusal):
+        load(["--replicas", value], env={})
+
+
+def test_replicas_may_name_exactly_the_stack_services() -> None:
+    assert sorted(SERVICE_NAMES) == sorted(spec.name for spec in SERVICES)
