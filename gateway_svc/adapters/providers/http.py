@@ -27,6 +27,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from gateway_svc.adapters.http_transport import CoreTransport
 from gateway_svc.domain.providers import DeclineCode, ErrorKind, ProviderError
 
 
@@ -57,21 +58,26 @@ def make_client(
     headers: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled async client for one provider: its own limits, timeouts and trust store."""
+    """A pooled async client for one provider: its own limits, timeouts and trust store,
+    on ``CoreTransport`` (asyncio's streams; adapters/http_transport.py says why) unless a
+    test hands in its own ``transport``."""
     timeout = httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s, pool=1.0)
     limits = httpx.Limits(
         max_connections=config.max_connections,
         max_keepalive_connections=config.max_keepalive,
         keepalive_expiry=30.0,
     )
+    trust = (
+        ssl.create_default_context(cafile=config.ca_file)
+        if config.ca_file
+        else httpx.create_ssl_context()  # httpx's default trust store (certifi)
+    )
     return httpx.AsyncClient(
         base_url=config.base_url.rstrip("/"),
         auth=auth,
         headers={"user-agent": "paymesh-gateway/1", **(headers or {})},
         timeout=timeout,
-        limits=limits,
-        verify=ssl.create_default_context(cafile=config.ca_file) if config.ca_file else True,
-        transport=transport,
+        transport=transport or CoreTransport(ssl_context=trust, limits=limits),
         follow_redirects=False,
     )
 
