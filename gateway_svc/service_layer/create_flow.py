@@ -137,7 +137,11 @@ class CreatePaymentFlow:
             result = await authorize(
                 self._rt, self._executor, hold, payment, attempt, cmd.method, resumed=False
             )
-            return await self.apply_and_finish(hold, payment, result, cmd.actor_key_id, render)
+            # The payment's only attempt unless authorize made another (a failover).
+            only = (result.attempt,) if result.attempt.id == attempt.id else None
+            return await self.apply_and_finish(
+                hold, payment, result, cmd.actor_key_id, render, attempts=only
+            )
         opened = await keys.open_key(
             self._rt, cmd.merchant_id, cmd.request_id, keys.CREATE, fingerprint
         )
@@ -293,6 +297,7 @@ class CreatePaymentFlow:
         result: AuthResult,
         actor_key_id: str,
         render: RenderPayment,
+        attempts: tuple[Attempt, ...] | None = None,
     ) -> Answer[PaymentView]:
         """Phases d and e in one transaction, when the request itself has the answer: the
         key goes from PAYMENT_CREATED straight to FINISHED with the response rendered from
@@ -301,11 +306,14 @@ class CreatePaymentFlow:
 
         ``payment`` is the one ``start_new`` wrote, not read again: the request holds its
         lease, and the version check of the settling write refuses it if anything else
-        wrote the payment meanwhile."""
+        wrote the payment meanwhile. ``attempts``, when the caller knows them all (this
+        request made every attempt of the payment), are rendered without reading them back."""
         now = self._rt.clock()
         async with GatewayUnitOfWork(self._rt.engine) as uow:
             hold = await self._settle(uow, hold, payment, result, actor_key_id, now)
-            answer = await finish_in(uow, hold, render, create_error, now, payment=payment)
+            answer = await finish_in(
+                uow, hold, render, create_error, now, payment=payment, attempts=attempts
+            )
             await uow.commit()
         self._rt.kick()
         return answer

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
+from gateway_svc.domain.attempts import Attempt
 from gateway_svc.domain.errors import GatewayError
 from gateway_svc.domain.payments import Payment
 from gateway_svc.domain.refunds import Refund
@@ -43,15 +44,20 @@ def no_error(payment: Payment) -> GatewayError | None:
 
 
 async def load_view(
-    uow: GatewayUnitOfWork, payment_id: str, payment: Payment | None = None
+    uow: GatewayUnitOfWork,
+    payment_id: str,
+    payment: Payment | None = None,
+    attempts: tuple[Attempt, ...] | None = None,
 ) -> PaymentView:
-    """A payment and its attempts, read in ``uow`` (the payment only when not given: a
-    phase that just wrote it passes it)."""
+    """A payment and its attempts, read in ``uow`` (each only when not given: a phase that
+    just wrote them passes them)."""
     if payment is None:
         payment = await uow.payments.get_any(payment_id)
     if payment is None:
         raise not_found(payment_id)
-    return PaymentView(payment, tuple(await uow.attempts.for_payment(payment_id)))
+    if attempts is None:
+        attempts = tuple(await uow.attempts.for_payment(payment_id))
+    return PaymentView(payment, attempts)
 
 
 async def finish_payment(
@@ -72,13 +78,14 @@ async def finish_in(
     now: datetime,
     *,
     payment: Payment | None = None,
+    attempts: tuple[Attempt, ...] | None = None,
 ) -> Answer[PaymentView]:
     """``finish_payment``'s writes in the caller's ``uow``: a phase that settles the payment
     may finish the key in its own transaction (one commit less), rendering what it wrote
-    (``payment``, as written; its attempts are read back)."""
+    (``payment``, as written; its attempts are read back unless given)."""
     payment_id = hold.record.payment_id
     assert payment_id is not None, hold
-    view = await load_view(uow, payment_id, payment)
+    view = await load_view(uow, payment_id, payment, attempts)
     error = error_of(view.payment)
     response = render(error if error is not None else view)
     await keys.finish(uow, hold, response, now)

@@ -88,6 +88,9 @@ async def test_an_automatic_capture_is_captured_with_one_posting_and_one_audit_r
         f"payments/{p.id}",
     )
     assert body(answer.response)["status"] == "captured"
+    # The create renders the attempt it made without reading it back: what it answered is
+    # what the store holds.
+    assert await gateway.service.get_payment("m_1", p.id) == view
 
 
 async def test_a_manual_capture_is_authorized_and_held_in_the_ledger(gateway: Gateway) -> None:
