@@ -70,7 +70,9 @@ def _settings(
         f"- Each step: {args.warmup_s:g} s warm-up, then {args.duration_s:g} s measured; "
         "replies/s and latency count the requests that ended inside the measured window. "
         "settled/s subtracts the outbox backlog the window left (items not yet delivered to the "
-        "ledger or the audit log, in payments): a rate the relay cannot follow does not count. "
+        "ledger or the audit log, in payments) or, with callbacks on, the sandbox's callback "
+        "backlog, whichever is further behind: a rate the relay or the callbacks cannot follow "
+        "does not count. "
         "Closed-loop steps (pay-cN: N connections, one request in flight each) rise until the "
         "settled rate stops rising; pay-half asks for half the best settled rate at a fixed "
         "pace (h2load --rps on one connection: evenly spaced, up to 64 requests in flight).",

@@ -55,6 +55,8 @@ def steps_table(results: Sequence[StepResult]) -> str:
     for r in results:
         settled = f"{r.settled_rps:,.1f}" if r.payments else ""
         backlog = f"{r.backlog_growth:+,} ({r.drain_s:.1f})" if r.payments else ""
+        if r.callbacks is not None:
+            backlog += f"; callbacks {r.callback_backlog_growth:+,}"
         lines.append(
             f"| {r.key} | {r.what} | {r.window.rps:,.1f} | {settled} | {r.window.p(0.5):.1f} "
             f"| {r.window.p(0.99):.1f} | {_errors(r)} | {backlog} "

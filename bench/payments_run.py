@@ -23,6 +23,7 @@ from bench import payments_verify as pv
 from bench import pg
 from bench.edge import wait_quiet
 from bench.edge_stack import bench_children
+from bench.payments_callbacks import CallbackProbe
 from bench.payments_data import (
     CURRENCY,
     BenchMerchant,
@@ -53,6 +54,8 @@ class Run:
     pg_version: str = "?"
     warm: list[dict[str, Any]] = field(default_factory=list)
     items_per_payment: float = 0.0
+    callbacks: tuple[CallbackProbe, float] | None = None
+    """The sandbox's callback probe and callbacks per payment (None: callbacks off)."""
     results: list[StepResult] = field(default_factory=list)
     profile_step: StepResult | None = None
     profile: pprof.Profile | None = None
@@ -108,7 +111,8 @@ class Measurer:
                 wait_quiet(QUIET_CORES, self.args.quiet_wait_s)
             groups = partial(self.stack.groups, self.server)
             result = run_step(build(attempt=attempt), self.timing, self.stepdir, self.server,
-                              groups, self.run.items_per_payment)  # fmt: skip
+                              groups, self.run.items_per_payment,
+                              self.run.callbacks)  # fmt: skip
             print(_line(result, attempt), flush=True)
             if kept is None:
                 kept = result
@@ -136,17 +140,25 @@ def _line(r: StepResult, attempt: int) -> str:
 
 
 def _warm_up(
-    stack: pstack.PaymentStack, merchant: BenchMerchant, server: ppg.Server, count: int
-) -> tuple[list[dict[str, Any]], float, float]:
-    """The warm-up payments, the outbox items one payment makes (measured after the first,
-    which also opens the merchant's books), and the rate of the rest, one at a time."""
+    stack: pstack.PaymentStack,
+    merchant: BenchMerchant,
+    server: ppg.Server,
+    count: int,
+    probe: CallbackProbe | None,
+) -> tuple[list[dict[str, Any]], float, float, float]:
+    """The warm-up payments, the outbox items and the sandbox callbacks one payment makes
+    (measured after the first, which also opens the merchant's books), and the rate of the
+    rest, one at a time."""
     made = warm_up(stack, merchant, 1)
     before, _ = server.wait_drained(_DRAIN_TIMEOUT_S)
+    sent_before = probe.wait_idle(_DRAIN_TIMEOUT_S)[0].finished if probe else 0
     started = time.monotonic()
     made += warm_up(stack, merchant, count, first=1)
     rate = (count - 1) / (time.monotonic() - started)
     after, _ = server.wait_drained(_DRAIN_TIMEOUT_S)
-    return made, (after.done - before.done) / (count - 1), rate
+    sent_after = probe.wait_idle(_DRAIN_TIMEOUT_S)[0].finished if probe else 0
+    per = count - 1
+    return made, (after.done - before.done) / per, rate, (sent_after - sent_before) / per
 
 
 def _ramp(
@@ -226,12 +238,16 @@ def _drive(
     )
     tag = uuid.uuid4().hex[:8]
     merchant = create_merchant(stack, f"payments bench {tag}")
-    run.warm, run.items_per_payment, single_rps = _warm_up(
-        stack, merchant, server, args.warmup_payments
+    probe = None if args.no_callbacks else stack.callback_probe()
+    run.warm, run.items_per_payment, single_rps, callbacks_each = _warm_up(
+        stack, merchant, server, args.warmup_payments, probe
     )
+    run.callbacks = (probe, callbacks_each) if probe else None
     print(f"  merchant {merchant.merchant_id}, owner key {merchant.key_id}; "
           f"{len(run.warm)} warm-up payments captured ({single_rps:.1f}/s one at a time), "
-          f"{run.items_per_payment:.2f} outbox items each", flush=True)  # fmt: skip
+          f"{run.items_per_payment:.2f} outbox items"
+          + (f" and {callbacks_each:.2f} provider callbacks" if probe else "") + " each",
+          flush=True)  # fmt: skip
     timing = Timing(args.warmup_s, args.duration_s, _DRAIN_TIMEOUT_S)
     planner = Planner(workdir / "steps", stack.rest_url, merchant, timing, tag)
     measure = Measurer(args, timing, workdir / "steps", server, stack, run)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from bench import payments_pg as ppg
 from bench.edge_stack import REPO_ROOT, Children, Stack
+from bench.payments_callbacks import CallbackProbe
 from bench.payments_meter import PidSource, fixed
 
 _START_TIMEOUT_S = 120.0
@@ -44,6 +45,11 @@ class PaymentStack:
         if group == "supervisor":
             return int(info["supervisor_pid"])
         return self.stack.pid(group)
+
+    def callback_probe(self) -> CallbackProbe:
+        """A reader of the sandbox's callback counters (``bench.payments_callbacks``)."""
+        return CallbackProbe(str(self.stack.info["sandbox"]["control_url"]),
+                             self.stack.pki / "ca.pem")  # fmt: skip
 
     def pids(self, group: str) -> tuple[int, ...]:
         """Every process of ``group``: each replica of a service (``--replicas``)."""

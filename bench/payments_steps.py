@@ -10,7 +10,9 @@ the step waits for the outbox to drain before the next one starts.
 
 A payment's ledger postings and audit record are delivered after its reply, by the
 gateway's outbox relay. A step's *settled* rate therefore subtracts whatever backlog the
-outbox gained in the window: a rate the relay cannot follow is not an end-to-end rate.
+outbox gained in the window: a rate the relay cannot follow is not an end-to-end rate. With
+provider callbacks on, the sandbox's callback backlog counts the same way
+(``bench.payments_callbacks``), and the step also waits for it to drain.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import payments_pg as ppg
+from bench.payments_callbacks import CallbackProbe, CallbackState
 from bench.payments_load import Fleet, Job, Window, summarize
 from bench.payments_meter import CpuMeter, PidSource, Span
 
@@ -66,6 +69,9 @@ class StepResult:
     """Outbox items still pending when the drain gave up (0: drained)."""
     commits: dict[str, int] = field(default_factory=dict)
     items_per_payment: float = 0.0
+    callbacks: tuple[CallbackState, CallbackState] | None = None
+    """The sandbox's callback counters at the window's ends (None: callbacks off)."""
+    callbacks_per_payment: float = 0.0
     attempts: int = 1
     """Runs of this step; the others were disturbed by other work and repeated."""
 
@@ -80,12 +86,23 @@ class StepResult:
         return max(0, self.outbox[1].pending - self.outbox[0].pending)
 
     @property
+    def callback_backlog_growth(self) -> int:
+        if self.callbacks is None:
+            return 0
+        return max(0, self.callbacks[1].pending - self.callbacks[0].pending)
+
+    @property
     def settled_rps(self) -> float:
-        """Replies per second less the outbox backlog the window left, in payments."""
-        if not self.payments or self.items_per_payment <= 0:
+        """Replies per second less the backlog the window left, in payments: the outbox's,
+        or the sandbox's callbacks', whichever is further behind."""
+        if not self.payments:
             return self.window.rps
-        lag = self.backlog_growth / self.items_per_payment / self.window.seconds
-        return max(0.0, self.window.rps - lag)
+        behind = 0.0
+        if self.items_per_payment > 0:
+            behind = self.backlog_growth / self.items_per_payment
+        if self.callbacks_per_payment > 0:
+            behind = max(behind, self.callback_backlog_growth / self.callbacks_per_payment)
+        return max(0.0, self.window.rps - behind / self.window.seconds)
 
 
 @dataclass(frozen=True)
@@ -112,9 +129,11 @@ def run_step(
     server: ppg.Server,
     groups: Callable[[PidSource], Mapping[str, PidSource]],
     items_per_payment: float = 0.0,
+    callbacks: tuple[CallbackProbe, float] | None = None,
 ) -> StepResult:
     """Run ``step`` (see the module docstring); ``groups`` makes the CPU groups around the
-    load generator's pids."""
+    load generator's pids; ``callbacks``: the sandbox's probe and callbacks per payment,
+    when callbacks are on."""
     stepdir = workdir / (step.name or step.key)
     stepdir.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(step.jobs, stepdir)
@@ -123,16 +142,20 @@ def run_step(
         fleet.start(timing.warmup_s + timing.duration_s + TAIL_S)
         fleet.first_exit(timing.warmup_s)
         outbox0, commits0 = server.outbox(), server.commits()
+        cb0 = callbacks[0].state() if callbacks else None
         meter.start()
         t0_us = time.time_ns() // 1000
         fleet.first_exit(timing.duration_s)
         span = meter.stop()
         t1_us = time.time_ns() // 1000
         outbox1, commits1 = server.outbox(), server.commits()
+        cb1 = callbacks[0].state() if callbacks else None
         fleet.finish(max(_FINISH_MIN_S, _FINISH_FACTOR * (timing.warmup_s + timing.duration_s)))
     finally:
         fleet.kill()
     drained, drain_s = server.wait_drained(timing.drain_timeout_s)
+    if callbacks:
+        drain_s += callbacks[0].wait_idle(timing.drain_timeout_s)[1]
     return StepResult(
         step.key, step.kind, step.what, step.connections,
         summarize(fleet.samples, t0_us, t1_us), span, step.target_rps,
@@ -140,6 +163,8 @@ def run_step(
         unanswered=unanswered(stepdir, step.jobs),
         outbox=(outbox0, outbox1), drain_s=drain_s, left_pending=drained.pending,
         commits=ppg.commit_delta(commits0, commits1), items_per_payment=items_per_payment,
+        callbacks=(cb0, cb1) if cb0 and cb1 else None,
+        callbacks_per_payment=callbacks[1] if callbacks else 0.0,
     )  # fmt: skip
 
 

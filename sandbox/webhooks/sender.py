@@ -143,6 +143,8 @@ class WebhookSender:
             "pending": self._pending,
             "dropped": self.dropped,
             "sent": len(self.records),
+            # Every delivery finished since start; "sent" counts only the records still kept.
+            "finished": self.records.last_seq,
         }
 
     async def close(self) -> None:

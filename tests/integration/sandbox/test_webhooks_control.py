@@ -187,12 +187,16 @@ async def test_reset_forgets_records_modes_and_held_events_but_keeps_the_target(
     await wire(sandbox_server, receiver)
     await _pay(stripe)
     await control.flush_webhooks()
+    finished = (await control.webhooks())["finished"]
+    assert finished >= 1
     await control.webhook_mode("reverse")
     await _pay(stripe)
     assert (await control.webhooks())["held"] == 1
     await control.reset()
     settings = await control.webhooks()
     assert (settings["held"], settings["sent"], settings["target"]) == (0, 0, receiver.url)
+    # The records are forgotten; the count of finished deliveries (the bench's) goes on.
+    assert settings["finished"] == finished
     assert set(settings["modes"].values()) == {"normal"}
     assert await control.flush_webhooks() == []
     assert len(receiver.of("stripe")) == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from bench.payments_callbacks import CallbackState
 from bench.payments_load import Window
 from bench.payments_meter import Span
 from bench.payments_pg import OutboxState
@@ -28,6 +31,19 @@ def test_the_settled_rate_takes_away_the_payments_the_outbox_fell_behind_on() ->
     assert result.window.rps == 100.0
     assert result.settled_rps == 90.0
     assert _result("read-me", "read", 200, [1.0] * 200, backlog=60).settled_rps == 100.0
+
+
+def test_with_callbacks_the_settled_rate_follows_whichever_backlog_is_further_behind() -> None:
+    # 200 replies in 2 s; the outbox fell 10 payments behind (30 items), the sandbox's
+    # callbacks 40 payments behind (80 callbacks at 2 each): 40 payments in 2 s is 20/s.
+    result = _result("pay-c16", "closed", 200, [10.0] * 200, backlog=30)
+    late = dataclasses.replace(
+        result,
+        callbacks=(CallbackState(pending=5, finished=100), CallbackState(85, 150)),
+        callbacks_per_payment=2.0,
+    )
+    assert (result.settled_rps, late.settled_rps) == (95.0, 80.0)
+    assert "+30 (0.0); callbacks +80" in steps_table([late])
 
 
 def test_the_targets_say_met_or_missed_against_the_issues_numbers() -> None:
