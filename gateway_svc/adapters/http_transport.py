@@ -77,9 +77,15 @@ class _AsyncioStream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109 - httpcore's interface
         if not buffer:
             return
+        if self._writer.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._writer.write(buffer)
+        if not self._writer.transport.get_write_buffer_size():
+            # The socket took it all: nothing to wait for, so no timer to arm (a request is
+            # two writes, head and body, and this is the usual case for both).
+            return
         try:
             async with asyncio.timeout(timeout):
-                self._writer.write(buffer)
                 await self._writer.drain()
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(f"could not write within {timeout} s") from exc

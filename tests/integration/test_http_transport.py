@@ -156,3 +156,20 @@ async def test_a_connection_dropped_after_the_request_is_not_a_connect_error(pki
             await http.post(f"https://127.0.0.1:{server.port}/charge", content=b"amount=1")
     assert isinstance(caught.value, httpx.ReadError | httpx.RemoteProtocolError)
     assert not isinstance(caught.value, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+async def test_a_body_larger_than_the_socket_buffers_is_sent_whole(pki, start) -> None:
+    """The socket cannot take 8 MiB at once: the write waits for it to drain."""
+    received: list[int] = []
+
+    async def count_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        received.append(len(await read_request(reader)))
+        writer.write(OK)
+        await writer.drain()
+
+    server = await start(count_body)
+    body = b"x" * (8 * 1024 * 1024)
+    async with client(pki) as http:
+        reply = await http.post(f"https://127.0.0.1:{server.port}/upload", content=body)
+    assert reply.status_code == 200
+    assert received and received[0] > len(body)  # the head, then every byte of the body
