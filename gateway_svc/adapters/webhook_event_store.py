@@ -117,10 +117,8 @@ class WebhookEventRepository:
         """
         if not events:
             return []
-        params: dict[str, object] = {}
-        for i, event in enumerate(events):
-            params.update(event_params(event, f"_{i}"))
-        stmt = emit_statement(self._conn.dialect.name, len(events))
+        params = [event_params(event) for event in events]
+        stmt = emit_statement(self._conn.dialect.name)
         written = {row.id: row.status for row in await self._conn.execute(stmt, params)}
         wanted = [e for e in events if written.get(e.id) == EventStatus.PENDING.value]
         unqueued = [e.id for e in wanted if not await self._queue_for_wanting_endpoints(e)]
