@@ -52,6 +52,12 @@ class SandboxConfig:
     webhook_delay_ms: int = 100
     """How long after the state change a callback is sent at the earliest: providers call
     back shortly after answering, not while the merchant is still reading the reply."""
+    webhook_lanes: int = 1
+    """Callbacks of one provider in flight at once. Events about one object always go out in
+    order, one at a time; with more lanes, events about different objects go out side by
+    side, as real providers send them (Stripe promises no order across objects). 1: every
+    event of a provider in order, what tests that count arrivals rely on; ``make run``
+    sets 8 (scripts/stack/sandbox.py)."""
     public_url: str = ""
     """The sandbox's base URL as payers' browsers reach it (3DS action URLs and the like).
     Set by SANDBOX_PUBLIC_URL (compose: the published port); otherwise filled in by the

@@ -68,7 +68,7 @@ def anet_event(kind: str, trans: Transaction, amount_minor: int) -> Event:
             "merchantReferenceId": trans.invoice_number,
         },
     }
-    return Event(NAME, notification_id, kind, compact_json(envelope))
+    return Event(NAME, notification_id, kind, compact_json(envelope), trans.trans_id)
 
 
 def sign(event: Event, how: Signing) -> dict[str, str]:

@@ -36,7 +36,8 @@ def cc_event(message_type: str, kind: str, obj: Mapping[str, object]) -> Event:
         "notification_type": kind,
         "notification_id": notification_id,
     }
-    return Event(NAME, notification_id, kind, compact_json({"header": header, "body": obj}))
+    body = compact_json({"header": header, "body": obj})
+    return Event(NAME, notification_id, kind, body, str(obj.get("id") or ""))
 
 
 def sign(event: Event, how: Signing) -> dict[str, str]:

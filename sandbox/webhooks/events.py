@@ -27,6 +27,9 @@ class Event:
     """The provider's own event id (the receiver's dedupe key)."""
     type: str
     body: bytes
+    about: str = ""
+    """The provider object the event concerns (its payment, charge or conversion id): the
+    events about one object are sent in order, one at a time (sandbox.webhooks.sender)."""
 
 
 EventBuilder = Callable[[], Event]

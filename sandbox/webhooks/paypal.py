@@ -51,6 +51,17 @@ _SUMMARIES = {
 }
 
 
+def _order_of(resource: Mapping[str, object]) -> str:
+    """The order a capture or refund belongs to (its related ids), else the resource's id:
+    an order's events share one lane."""
+    supplementary = resource.get("supplementary_data")
+    if isinstance(supplementary, Mapping):
+        related = supplementary.get("related_ids")
+        if isinstance(related, Mapping) and related.get("order_id"):
+            return str(related["order_id"])
+    return str(resource.get("id") or "")
+
+
 def paypal_event(kind: str, resource: Mapping[str, object]) -> Event:
     """A webhook event of type ``kind`` about ``resource`` (as the API renders it)."""
     resource_type, summary = _SUMMARIES[kind]
@@ -68,7 +79,7 @@ def paypal_event(kind: str, resource: Mapping[str, object]) -> Event:
         "summary": summary,
         "resource": resource,
     }
-    return Event(NAME, event_id, kind, canonical_json(envelope))
+    return Event(NAME, event_id, kind, canonical_json(envelope), _order_of(resource))
 
 
 def transmission_key(config: SandboxConfig) -> bytes:

@@ -43,7 +43,8 @@ def razorpay_event(
         "payload": payload,
         "created_at": int(time.time()),
     }
-    return Event(NAME, random_id("evt_", 14), kind, compact_json(envelope))
+    about = str(payment.get("id") or "")
+    return Event(NAME, random_id("evt_", 14), kind, compact_json(envelope), about)
 
 
 def sign(event: Event, how: Signing) -> dict[str, str]:

@@ -1,13 +1,15 @@
 """The background sender: queues each simulator's events and POSTs them, signed, with retries.
 
-One lane (an asyncio queue and its worker task) per provider, started on the provider's first
-event: a lane sends one delivery at a time, so a provider's events arrive in the order they
-happened, and a receiver down for one provider does not hold up another. A delivery waits
-until ``webhook_delay_ms`` after its state change (never inside the API request that made
-it), then is tried up to ``len(RETRY_DELAYS_S) + 1`` times, pausing between tries, until the
-target answers 2xx; every delivery ends as a ``Record`` (sandbox.webhooks.records), delivered
-or given up. Each attempt is signed afresh (a new timestamp, a new PayPal transmission);
-the body is the same bytes every time.
+Lanes (an asyncio queue and its worker task each) per provider, started on first use: a lane
+sends one delivery at a time. An event goes to the lane its object (``Event.about``) hashes
+to, one of ``webhook_lanes`` per provider, so the events about one object arrive in the order
+they happened while different objects' go out side by side (with one lane, a provider's
+events all arrive in order), and a receiver down for one provider does not hold up another.
+A delivery waits until ``webhook_delay_ms`` after its state change (never inside the API
+request that made it), then is tried up to ``len(RETRY_DELAYS_S) + 1`` times, pausing
+between tries, until the target answers 2xx; every delivery ends as a ``Record``
+(sandbox.webhooks.records), delivered or given up. Each attempt is signed afresh (a new
+timestamp, a new PayPal transmission); the body is the same bytes every time.
 
 Modes (sandbox.webhooks.settings.Mode) are read when the state changes: ``duplicate`` queues
 the delivery twice, ``reverse`` holds it until ``flush`` releases every held one newest
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -68,7 +71,9 @@ class WebhookSender:
         self.records = SentLog()
         self.dropped = 0
         """Events not built because callbacks were off when their state changed."""
-        self._lanes: dict[str, tuple[asyncio.Queue[_Delivery], asyncio.Task[None]]] = {}
+        self._lanes: dict[tuple[str, int], tuple[asyncio.Queue[_Delivery], asyncio.Task[None]]]
+        self._lanes = {}
+        self._lane_count = max(1, config.webhook_lanes)
         self._held: list[_Delivery] = []
         self._pending = 0
         self._client: httpx.AsyncClient | None = None
@@ -159,14 +164,16 @@ class WebhookSender:
             self._client = None
 
     def _enqueue(self, delivery: _Delivery) -> None:
-        provider = delivery.event.provider
-        lane = self._lanes.get(provider)
+        event = delivery.event
+        # crc32, not hash(): the same object picks the same lane in every process.
+        key = (event.provider, zlib.crc32(event.about.encode()) % self._lane_count)
+        lane = self._lanes.get(key)
         if lane is None:
             queue: asyncio.Queue[_Delivery] = asyncio.Queue()
             task = asyncio.get_running_loop().create_task(
-                self._work(queue), name=f"webhooks-{provider}"
+                self._work(queue), name=f"webhooks-{key[0]}-{key[1]}"
             )
-            lane = self._lanes[provider] = (queue, task)
+            lane = self._lanes[key] = (queue, task)
         self._pending += 1
         lane[0].put_nowait(delivery)
 

@@ -47,7 +47,9 @@ def stripe_event(kind: str, obj: Mapping[str, object]) -> Event:
         "request": {"id": None, "idempotency_key": None},
         "type": kind,
     }
-    return Event(NAME, event_id, kind, compact_json(envelope))
+    # A charge or refund belongs to its PaymentIntent: all of a payment's events in one lane.
+    about = str(obj.get("payment_intent") or obj.get("id") or "")
+    return Event(NAME, event_id, kind, compact_json(envelope), about)
 
 
 def sign(event: Event, how: Signing) -> dict[str, str]:

@@ -53,6 +53,8 @@ LISTEN = "127.0.0.1:0"
 HEALTH_PATH = "/healthz"
 CONTROL_PATH = "/_control"
 WEBHOOK_TARGET_ENV = "SANDBOX_WEBHOOK_TARGET"
+LANES_ENV = "SANDBOX_WEBHOOK_LANES"
+STACK_LANES = "8"
 STOP_GRACE_S = 5.0
 _POLL_S = 0.05
 
@@ -84,7 +86,10 @@ def child(settings: StackSettings, console: Console) -> Child:
         "--ports-file", str(ports_file(settings)),
         "--listen", LISTEN,
     ]  # fmt: skip
-    return Child(NAME, argv, os.environ, cwd=settings.repo_root, console=console)
+    # Callbacks about different payments go out side by side, as a real provider sends them
+    # (sandbox/config.py: webhook_lanes); the caller's SANDBOX_WEBHOOK_LANES wins.
+    env = {LANES_ENV: STACK_LANES, **os.environ}
+    return Child(NAME, argv, env, cwd=settings.repo_root, console=console)
 
 
 async def start(settings: StackSettings, sandbox: Child) -> None:
