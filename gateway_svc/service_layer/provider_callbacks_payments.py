@@ -97,23 +97,28 @@ class PaymentCallbacks:
         """Apply one payment or refund callback; True when it was a duplicate."""
         event = inbound.event
         provider = Provider(event.provider.value)
-        payment_id = await self._resolve(provider, event)
-        if payment_id is None and event.kind in REFUND_KINDS and "capture_id" in event.refs:
+        found = await self._resolve(provider, event)
+        if found is None and event.kind in REFUND_KINDS and "capture_id" in event.refs:
             raise WebhookObjectNotYetKnown(
                 f"no payment holds {provider.value}'s capture {event.refs['capture_id']} yet;"
                 " deliver the refund again after the capture's callback",
                 metadata={"provider": provider.value, "capture_id": event.refs["capture_id"]},
             )
-        if payment_id is None:
+        if found is None:
             return await ignore(self._rt, inbound, NOT_OURS)
-        truth = await self._truth(provider, payment_id, event)
+        payment_id, seen = found
+        truth = await self._truth(provider, seen, event)
 
         async def phase(uow: GatewayUnitOfWork, payment: Payment) -> bool:
             return await self._apply_leased(uow, payment, inbound, provider, truth)
 
         return await leased(self._rt, payment_id, HOLDER, phase, merchant_id=None)
 
-    async def _resolve(self, provider: Provider, event: ProviderEvent) -> str | None:
+    async def _resolve(
+        self, provider: Provider, event: ProviderEvent
+    ) -> tuple[str, Payment | None] | None:
+        """The payment the event names, and the payment as it stands (read in the same
+        transaction; the apply reads it again under the lease)."""
         async with CallbackUnitOfWork(self._rt.engine, read_only=True) as uow:
             refs = uow.object_refs
             found = await refs.payment_by_attempt(provider, event.request_reference)
@@ -123,15 +128,15 @@ class PaymentCallbacks:
             if found is None:
                 pair = await refs.refund_by_ref(provider, event.refund_reference)
                 found = pair[0] if pair is not None else None
-        return found
+            if found is None:
+                return None
+            return found, await uow.payments.get_any(found)
 
     async def _truth(
-        self, provider: Provider, payment_id: str, event: ProviderEvent
+        self, provider: Provider, payment: Payment | None, event: ProviderEvent
     ) -> ProviderCharge | None:
         """The provider's current view of the payment, when the event needs it; raises
         ProviderUnavailable when the provider cannot give it now."""
-        async with GatewayUnitOfWork(self._rt.engine, read_only=True) as uow:
-            payment = await uow.payments.get_any(payment_id)
         adapter = self._rt.providers.get(provider)
         if payment is None or adapter is None or not needs_truth(event, payment):
             return None
@@ -141,8 +146,8 @@ class PaymentCallbacks:
         if tried.step is not Step.DONE or tried.value is None:
             why = tried.error.message if tried.error is not None else tried.step.value
             raise ProviderUnavailable(
-                f"{provider.value} could not be asked about payment {payment_id}: {why}",
-                metadata={"payment_id": payment_id, "provider": provider.value},
+                f"{provider.value} could not be asked about payment {payment.id}: {why}",
+                metadata={"payment_id": payment.id, "provider": provider.value},
             )
         return tried.value
 
