@@ -86,10 +86,14 @@ def child(settings: StackSettings, console: Console) -> Child:
         "--ports-file", str(ports_file(settings)),
         "--listen", LISTEN,
     ]  # fmt: skip
-    # Callbacks about different payments go out side by side, as a real provider sends them
-    # (sandbox/config.py: webhook_lanes); the caller's SANDBOX_WEBHOOK_LANES wins.
-    env = {LANES_ENV: STACK_LANES, **os.environ}
-    return Child(NAME, argv, env, cwd=settings.repo_root, console=console)
+    return Child(NAME, argv, sandbox_env(os.environ), cwd=settings.repo_root, console=console)
+
+
+def sandbox_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The sandbox's environment: the caller's, with callbacks about different payments
+    going out side by side, as a real provider sends them (sandbox/config.py:
+    webhook_lanes), unless the caller set SANDBOX_WEBHOOK_LANES."""
+    return {LANES_ENV: STACK_LANES, **environ}
 
 
 async def start(settings: StackSettings, sandbox: Child) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway_svc.settings import GatewaySettings
+from scripts.stack.sandbox import sandbox_env
 from scripts.stack.services import SERVICES, base_env
 from scripts.stack.settings import SERVICE_NAMES, SettingsError, load
 
@@ -84,3 +85,8 @@ def test_a_bad_replica_count_is_refused_with_what_is_allowed(value: str, refusal
 
 def test_replicas_may_name_exactly_the_stack_services() -> None:
     assert sorted(SERVICE_NAMES) == sorted(spec.name for spec in SERVICES)
+
+
+def test_make_runs_sandbox_sends_callbacks_side_by_side_unless_told_otherwise() -> None:
+    assert sandbox_env({"PATH": "/bin"}) == {"PATH": "/bin", "SANDBOX_WEBHOOK_LANES": "8"}
+    assert sandbox_env({"SANDBOX_WEBHOOK_LANES": "1"})["SANDBOX_WEBHOOK_LANES"] == "1"

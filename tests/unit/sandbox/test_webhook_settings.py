@@ -35,6 +35,7 @@ def test_every_webhook_field_has_its_sandbox_env_variable() -> None:
             "SANDBOX_WEBHOOK_TARGET": "https://127.0.0.1:8443",
             "SANDBOX_WEBHOOK_CA_FILE": "/pki/ca.pem",
             "SANDBOX_WEBHOOK_DELAY_MS": "0",
+            "SANDBOX_WEBHOOK_LANES": "8",
             "SANDBOX_STRIPE_WEBHOOK_SECRET": "whsec_other",
             "SANDBOX_AUTHORIZENET_SIGNATURE_KEY": "AB" * 64,
             "SANDBOX_RAZORPAY_WEBHOOK_SECRET": "rzp_other",
@@ -47,6 +48,7 @@ def test_every_webhook_field_has_its_sandbox_env_variable() -> None:
         "/pki/ca.pem",
         0,
     )
+    assert (SandboxConfig().webhook_lanes, config.webhook_lanes) == (1, 8)
     assert (config.stripe_webhook_secret, config.razorpay_webhook_secret) == (
         "whsec_other",
         "rzp_other",
