@@ -61,6 +61,22 @@ _SETTLE = (
         lease_until=case((_HELD, None), else_=payments.c.lease_until),
     )
 )
+_BY_ID = payments.c.id == bindparam("b_id")
+_GET_ANY = select(payments.c.doc).where(_BY_ID)
+_UPDATE = update(payments).where(_BY_ID, payments.c.version == bindparam("b_read"))
+_TAKE_LEASE = (
+    update(payments)
+    .where(
+        _BY_ID,
+        or_(
+            payments.c.lease_key.is_(None),
+            payments.c.lease_until <= bindparam("b_now"),
+            _HELD,
+        ),
+    )
+    .values(lease_key=bindparam("b_holder"), lease_until=bindparam("b_until"))
+)
+_RELEASE_LEASE = update(payments).where(_BY_ID, _HELD).values(lease_key=None, lease_until=None)
 
 
 class PaymentRepository:
@@ -89,8 +105,7 @@ class PaymentRepository:
 
     async def get_any(self, payment_id: str) -> Payment | None:
         """Any merchant's payment: for the gateway's workers only, never a request path."""
-        stmt = select(payments.c.doc).where(payments.c.id == payment_id)
-        doc = (await self._conn.execute(stmt)).scalar_one_or_none()
+        doc = (await self._conn.execute(_GET_ANY, {"b_id": payment_id})).scalar_one_or_none()
         return None if doc is None else payment_from_doc(json.loads(doc))
 
     async def update(self, payment: Payment, read_version: int) -> None:
@@ -98,11 +113,8 @@ class PaymentRepository:
         values = payment_values(payment)
         for column in ("id", "merchant_id", "create_time"):
             values.pop(column)
-        result = await self._conn.execute(
-            update(payments)
-            .where(payments.c.id == payment.id, payments.c.version == read_version)
-            .values(values)
-        )
+        values |= {"b_id": payment.id, "b_read": read_version}
+        result = await self._conn.execute(_UPDATE, values)
         if result.rowcount != 1:
             raise ConcurrentModification(
                 f"payment {payment.id} changed since it was read; retry the request",
@@ -146,25 +158,14 @@ class PaymentRepository:
     ) -> bool:
         """Lease the payment to ``holder`` until ``until``: True when it was free, expired or
         already ``holder``'s (a resumed request takes its own lease back)."""
-        free = or_(
-            payments.c.lease_key.is_(None),
-            payments.c.lease_until <= utc(now),
-            payments.c.lease_key == holder,
-        )
-        result = await self._conn.execute(
-            update(payments)
-            .where(payments.c.id == payment_id, free)
-            .values(lease_key=holder, lease_until=utc(until))
-        )
+        params = {"b_id": payment_id, "b_holder": holder, "b_now": utc(now),
+                  "b_until": utc(until)}  # fmt: skip
+        result = await self._conn.execute(_TAKE_LEASE, params)
         return result.rowcount == 1
 
     async def release_lease(self, payment_id: str, holder: str) -> None:
         """Let go of the lease if ``holder`` still has it."""
-        await self._conn.execute(
-            update(payments)
-            .where(payments.c.id == payment_id, payments.c.lease_key == holder)
-            .values(lease_key=None, lease_until=None)
-        )
+        await self._conn.execute(_RELEASE_LEASE, {"b_id": payment_id, "b_holder": holder})
 
     async def schedule_check(self, payment_id: str, at: datetime | None, checks_done: int) -> None:
         """When the reconciler should next ask the provider (None: no check is needed)."""

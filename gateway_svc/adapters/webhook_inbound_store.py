@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .dialect import insert_or_ignore
@@ -24,6 +24,10 @@ from .webhook_tables import provider_webhook_events
 
 _ERROR_CHARS = 2000
 _p = provider_webhook_events.c
+# Built once, executed with parameters (see store.py): every callback runs these.
+_KEY = (_p.provider == bindparam("b_provider"), _p.provider_event_id == bindparam("b_event"))
+_OUTCOME = select(_p.outcome).where(*_KEY)
+_MARK = update(provider_webhook_events).where(*_KEY)
 
 
 class ProviderEventRepository:
@@ -77,10 +81,10 @@ class ProviderEventRepository:
         on, or a state already reached). ``note`` says why it was ignored; it is kept in the
         ``error`` column, which an IGNORED row otherwise leaves empty."""
         outcome = InboundOutcome.IGNORED if ignored else InboundOutcome.PROCESSED
+        values = {"outcome": outcome.value, "processed_at": utc(now),
+                  "error": note[:_ERROR_CHARS] or None}  # fmt: skip
         await self._conn.execute(
-            update(provider_webhook_events)
-            .where(*self._key(provider, provider_event_id))
-            .values(outcome=outcome.value, processed_at=utc(now), error=note[:_ERROR_CHARS] or None)
+            _MARK, {**values, "b_provider": provider, "b_event": provider_event_id}
         )
 
     async def mark_failed(
@@ -96,6 +100,13 @@ class ProviderEventRepository:
                 error=error[:_ERROR_CHARS],
             )
         )
+
+    async def outcome(self, provider: str, provider_event_id: str) -> InboundOutcome | None:
+        """How the recorded callback ended so far (None: never received); cheaper than
+        ``get``, which reads the raw body too."""
+        params = {"b_provider": provider, "b_event": provider_event_id}
+        found = (await self._conn.execute(_OUTCOME, params)).scalar_one_or_none()
+        return None if found is None else InboundOutcome(found)
 
     async def get(self, provider: str, provider_event_id: str) -> ProviderEventRecord | None:
         """The recorded callback, raw bytes and headers as received."""

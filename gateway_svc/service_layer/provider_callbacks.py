@@ -193,8 +193,8 @@ class ProviderCallbacks:
         """True when the event was received before and not failed: nothing more to do."""
         e = inbound.event
         async with GatewayUnitOfWork(self._rt.engine, read_only=True) as uow:
-            found = await uow.provider_events.get(e.provider.value, e.event_id)
-        return found is not None and found.outcome is not InboundOutcome.FAILED
+            outcome = await uow.provider_events.outcome(e.provider.value, e.event_id)
+        return outcome is not None and outcome is not InboundOutcome.FAILED
 
     def _route(self, inbound: Inbound) -> Callable[[Inbound], Awaitable[bool]]:
         kind = inbound.event.kind

@@ -335,13 +335,17 @@ async def test_a_callback_whose_processing_failed_is_taken_over_by_the_retry(
     async with GatewayUnitOfWork(engine) as uow:
         failed = await uow.provider_events.get("stripe", "evt_s1")
         assert failed is not None and failed.error == "ledger unavailable"
+        assert await uow.provider_events.outcome("stripe", "evt_s1") is InboundOutcome.FAILED
+        assert await uow.provider_events.outcome("stripe", "evt_none") is None
         assert await uow.provider_events.record_provider_event(*args)  # the retry processes
         assert not await uow.provider_events.record_provider_event(*args)  # only once
         await uow.provider_events.mark_processed("stripe", "evt_s1", T0, ignored=True)
         await uow.commit()
     async with GatewayUnitOfWork(engine) as uow:
         done = await uow.provider_events.get("stripe", "evt_s1")
+        outcome = await uow.provider_events.outcome("stripe", "evt_s1")
     assert done is not None and (done.outcome, done.error) == (InboundOutcome.IGNORED, None)
+    assert outcome is InboundOutcome.IGNORED
 
 
 async def test_concurrent_deliveries_of_one_callback_have_one_winner(engine: AsyncEngine) -> None:
