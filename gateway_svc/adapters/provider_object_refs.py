@@ -17,7 +17,7 @@ rest are rare next to the payments themselves. An expression index would make it
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, cast, func, select
+from sqlalchemy import ColumnElement, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +28,11 @@ from .tables import attempts, conversions, payments, payouts, refunds
 PROVIDER_REF = ("provider_ref",)
 """The document path of a payment's or refund's provider id; ``("provider_refs", key)`` is
 where a payment keeps another of its provider ids (PayPal's ``capture_id``)."""
+
+# Built once (see store.py): a callback that echoes our attempt id is resolved by this alone.
+_BY_ATTEMPT = select(attempts.c.payment_id).where(
+    attempts.c.id == bindparam("b_id"), attempts.c.provider == bindparam("b_provider")
+)
 
 
 class ProviderObjectRefs:
@@ -65,10 +70,8 @@ class ProviderObjectRefs:
         echoed back in a callback); None for another provider's or no attempt."""
         if not attempt_id:
             return None
-        stmt = select(attempts.c.payment_id).where(
-            attempts.c.id == attempt_id, attempts.c.provider == provider.value
-        )
-        found: str | None = (await self._conn.execute(stmt)).scalar_one_or_none()
+        params = {"b_id": attempt_id, "b_provider": provider.value}
+        found: str | None = (await self._conn.execute(_BY_ATTEMPT, params)).scalar_one_or_none()
         return found
 
     async def refund_by_ref(self, provider: Provider, value: str) -> tuple[str, str] | None:
