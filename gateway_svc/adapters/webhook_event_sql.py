@@ -133,6 +133,12 @@ def queue_statement(dialect: str) -> Any:
             .where(wanted_by(_param("merchant_id", e.merchant_id), bindparam("type_filter", "")))
             # Ids follow the insertion order: an endpoint's deliveries go out in id order.
             .order_by(e.created_at, e.id)
+            # The endpoints chosen stay as they are until this transaction ends: a concurrent
+            # disable or delete waits, then its cancel sees these deliveries (under READ
+            # COMMITTED it would otherwise miss them, and they would stay pending for an
+            # endpoint that no longer takes anything). One that disabled first is not chosen.
+            # SQLite needs none: its writers take turns.
+            .with_for_update(read=True, of=webhook_endpoints)
         )
         stmt = _QUEUES[dialect] = (
             insert(webhook_deliveries)
