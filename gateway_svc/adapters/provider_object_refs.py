@@ -8,16 +8,19 @@ metadata, Razorpay's notes and PayPal's ``custom_id``), and a refund by the refu
 Conversions and payouts keep the provider's id in a column of their own. Payments and refunds
 keep it only inside their JSON document (``rows.payment_doc``), so those lookups read the
 document with the backend's JSON function (``jsonb_extract_path_text`` on PostgreSQL,
-``json_extract`` on SQLite), narrowed by the indexed or cheap columns first (a payment's
-``provider``; a refund's payment). That is a scan of one provider's payments: callbacks
-that carry our attempt id (``payment_by_attempt``, a primary-key read) avoid it, and the
-rest are rare next to the payments themselves. An expression index would make it a seek
-(the report of issue 7's inbound work proposes one; the schema is not this module's).
+``json_extract`` on SQLite). Migration 0004 indexes exactly those expressions (a payment's
+with its ``provider`` first), so each lookup is an index seek, not a scan of a provider's
+payments; ``_json_text`` must keep spelling them the same way, path included
+(tests/integration/gateway_store/test_provider_ref_indexes.py explains the plans).
+Callbacks that carry our attempt id are resolved by ``payment_by_attempt``, a primary-key
+read, first.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, bindparam, cast, func, select
+import re
+
+from sqlalchemy import ColumnElement, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,6 +28,7 @@ from gateway_svc.domain.providers import Provider
 
 from .tables import attempts, conversions, payments, payouts, refunds
 
+_PATH_KEY = re.compile(r"[a-z_]{1,40}")
 PROVIDER_REF = ("provider_ref",)
 """The document path of a payment's or refund's provider id; ``("provider_refs", key)`` is
 where a payment keeps another of its provider ids (PayPal's ``capture_id``)."""
@@ -42,11 +46,19 @@ class ProviderObjectRefs:
         self._conn = conn
 
     def _json_text(self, column: ColumnElement[str], path: tuple[str, ...]) -> ColumnElement[str]:
-        # The path is always one of this module's constants or a provider_refs key chosen by
-        # the service layer, never a caller's input: it is bound as parameters either way.
+        """The text at ``path`` in a JSON document column, spelled exactly as migration 0004's
+        indexes are, the path as constants in the SQL: a bound path would keep PostgreSQL's
+        generic plans (psycopg prepares a statement after five runs) and SQLite's planner from
+        matching the index, and every lookup would read all of a provider's payments."""
+        for key in path:
+            # Constants of this package (PROVIDER_REF, the service layer's provider_refs
+            # keys), never a caller's input; checked anyway, as they are written into SQL.
+            if not _PATH_KEY.fullmatch(key):
+                raise ValueError(f"not a document key: {key!r}")
         if self._conn.dialect.name == "postgresql":
-            return func.jsonb_extract_path_text(cast(column, JSONB), *path)
-        return func.json_extract(column, "$." + ".".join(path))
+            keys: list[ColumnElement[str]] = [literal_column(f"'{key}'") for key in path]
+            return func.jsonb_extract_path_text(cast(column, JSONB), *keys)
+        return func.json_extract(column, literal_column(f"'$.{'.'.join(path)}'"))
 
     async def payment_by_ref(
         self, provider: Provider, value: str, path: tuple[str, ...] = PROVIDER_REF

@@ -11,12 +11,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway_svc.adapters.tables import metadata
 from gateway_svc.domain import idempotency as idem
 from gateway_svc.domain.attempts import Attempt, Operation, Outcome, RequestSummary
 from gateway_svc.domain.cards import CardBrand, CardSummary
@@ -25,6 +22,7 @@ from gateway_svc.domain.idempotency import RecoveryPoint, StoredResponse
 from gateway_svc.domain.payments import CaptureMethod, MethodSummary, Payment
 from gateway_svc.domain.providers import Provider
 from gateway_svc.service_layer.unit_of_work import GatewayUnitOfWork
+from tests.integration.gateway_store.schema_support import schema_diff
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CARD = MethodSummary(card=CardSummary(CardBrand.VISA, "4242", 12, 2040))
@@ -41,9 +39,7 @@ def attempt(aid: str, pid: str = "pay_1", at: datetime = T0) -> Attempt:
 
 async def test_the_migration_creates_exactly_the_tables_module(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-        )
+        diff = await conn.run_sync(schema_diff)
     assert diff == []
 
 
