@@ -34,19 +34,19 @@ from sandbox.testing import SandboxHandle
 from svc_kit.db import make_engine
 from tests.conftest import TEST_DB_PREFIX
 from tests.integration.gateway_store.gateway_support import (
+    FAST_RETRY,
     AuditRecorder,
     Clock,
     LedgerRecorder,
     sandbox_providers_for,
 )
+from tests.integration.gateway_store.test_fx_support import Fx, fx_gateway
 from tests.integration.sandbox.conftest import (  # noqa: F401 - fixtures, used by name
     sandbox_config,
     sandbox_pki,
     sandbox_providers,
     sandbox_server,
 )
-
-FAST_RETRY = RetryPolicy(base_s=0.001, cap_s=0.005, max_attempts=3, max_wait_s=1.0)
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +163,14 @@ async def make_gateway(
 def gateway(make_gateway: GatewayFactory) -> Gateway:
     """The default gateway: every provider, fast retries, no real sleeping."""
     return make_gateway()
+
+
+@pytest.fixture
+async def fx(
+    engine: AsyncEngine,
+    sandbox_server: SandboxHandle,  # noqa: F811 - the imported fixture, requested by name
+) -> AsyncIterator[Fx]:
+    """The FX half of a gateway (quotes, conversions, beneficiaries, payouts) on ``engine``,
+    its provider the sandbox's Currencycloud."""
+    async with fx_gateway(engine, sandbox_server) as gateway:
+        yield gateway

@@ -32,9 +32,13 @@ from gateway_svc.domain.ledger_accounts import AccountSpec
 from gateway_svc.domain.ledger_expected import AccountTotals
 from gateway_svc.domain.providers import Provider
 from gateway_svc.domain.refunds import Refund
+from gateway_svc.domain.retry import RetryPolicy
 from gateway_svc.service_layer.commands import PaymentView
 from gateway_svc.service_layer.ports import PaymentProvider
 from sandbox.testing import SandboxHandle
+
+FAST_RETRY = RetryPolicy(base_s=0.001, cap_s=0.005, max_attempts=3, max_wait_s=1.0)
+"""Retries without waiting: the tests drive faults, not backoff timing."""
 
 
 class Clock:

@@ -3,11 +3,8 @@ registration, redacted storage, merchant scope, soft deletion, and registration 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.tables import beneficiaries
 from gateway_svc.domain.bank_details import BankDetailsInput
@@ -26,12 +23,10 @@ from gateway_svc.service_layer.fx_commands import (
     ListBeneficiaries,
 )
 from gateway_svc.service_layer.keys import KeyHold
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
     body,
-    fx_gateway,
     gb_beneficiary,
     new_merchant,
     render,
@@ -42,12 +37,6 @@ from tests.integration.sandbox.test_currencycloud_adapter_support import GB_DETA
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 ACCOUNT = "31926819"

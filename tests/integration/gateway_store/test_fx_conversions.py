@@ -4,10 +4,7 @@ of a conversion beyond the balance."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.domain.conversions import ConversionState
 from gateway_svc.domain.errors import (
@@ -22,12 +19,10 @@ from gateway_svc.domain.fx_postings import fx_position_code
 from gateway_svc.domain.fx_provider import FixedSide
 from gateway_svc.domain.ledger_expected import conversion_facts, expected_balances
 from gateway_svc.service_layer.fx_commands import CreateConversion, ListConversions
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
     body,
-    fx_gateway,
     new_merchant,
     render,
 )
@@ -36,12 +31,6 @@ from tests.integration.gateway_store.test_fx_support import (
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 async def _quoted(fx: Fx, merchant: str, amount_minor: int = 100_000) -> str:

@@ -3,10 +3,7 @@ a ledger that does not answer the hold, and a request that dies mid-way (the com
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.providers.currencycloud import CurrencycloudClient
 from gateway_svc.domain.conversions import ConversionState
@@ -19,12 +16,10 @@ from gateway_svc.service_layer.fx_conversions import CONVERT, conversion_fingerp
 from gateway_svc.service_layer.keys import KeyHold
 from gateway_svc.service_layer.unit_of_work import GatewayUnitOfWork
 from gateway_svc.service_layer.wiring import build_fx
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
     client_for,
-    fx_gateway,
     new_merchant,
     render,
 )
@@ -33,12 +28,6 @@ from tests.integration.gateway_store.test_fx_support import (
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 CREATE_PATH = "/v2/conversions/create"

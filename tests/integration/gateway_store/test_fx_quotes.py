@@ -3,22 +3,18 @@ sandbox, priced by the domain, stored for a conversion to redeem, and the refusa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.domain.errors import ProviderUnavailable, QuoteNotFound, ValidationFailed
 from gateway_svc.domain.fx import QuotePolicy, QuoteRequest
 from gateway_svc.domain.fx_provider import FixedSide
 from gateway_svc.service_layer.fx_quotes import QuoteDesk
-from sandbox.testing import SandboxHandle
-from tests.integration.gateway_store.conftest import FAST_RETRY
+from tests.integration.gateway_store.gateway_support import FAST_RETRY
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
-    fx_gateway,
     new_merchant,
 )
 
@@ -26,12 +22,6 @@ from tests.integration.gateway_store.test_fx_support import (
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 async def test_a_quote_is_the_providers_rate_for_the_request_stored_for_its_merchant(

@@ -44,8 +44,12 @@ from gateway_svc.service_layer.runtime import GatewayRuntime
 from gateway_svc.service_layer.unit_of_work import GatewayUnitOfWork
 from gateway_svc.service_layer.wiring import FxWorkers, build_fx
 from sandbox.testing import SandboxHandle
-from tests.integration.gateway_store.conftest import FAST_RETRY
-from tests.integration.gateway_store.gateway_support import AuditRecorder, Clock, LedgerRecorder
+from tests.integration.gateway_store.gateway_support import (
+    FAST_RETRY,
+    AuditRecorder,
+    Clock,
+    LedgerRecorder,
+)
 from tests.integration.sandbox.test_currencycloud_adapter_support import (
     NAME,
     client_for,

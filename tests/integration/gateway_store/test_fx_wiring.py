@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.domain.payouts import PayoutState
 from gateway_svc.service_layer.wiring import build_fx
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
-    fx_gateway,
     new_merchant,
     render,
 )
@@ -25,12 +21,6 @@ from tests.integration.gateway_store.test_fx_support import (
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 async def test_every_fx_operation_is_resumed_by_the_payments_completer(fx: Fx) -> None:

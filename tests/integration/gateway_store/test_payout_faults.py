@@ -4,10 +4,8 @@ cannot answer, a ledger that does not answer, and a request that dies mid-way.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.domain.errors import LedgerUnavailable, ProviderUnavailable
 from gateway_svc.domain.payouts import PayoutState
@@ -15,11 +13,9 @@ from gateway_svc.service_layer import keys
 from gateway_svc.service_layer.fx_commands import ListPayouts
 from gateway_svc.service_layer.keys import KeyHold
 from gateway_svc.service_layer.payout_flow import CREATE, payout_fingerprint
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
-    fx_gateway,
     new_merchant,
     render,
 )
@@ -30,12 +26,6 @@ CREATE_PATH = "/v2/payments/create"
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 async def _funded(fx: Fx, amount_minor: int = 100_000) -> tuple[str, str]:

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.domain.errors import BeneficiaryNotFound, PayoutNotCancelable, PayoutNotFound
 from gateway_svc.domain.fx_postings import payout_clearing_code, payout_fees_code
@@ -14,12 +11,10 @@ from gateway_svc.domain.ledger_accounts import Books
 from gateway_svc.domain.ledger_expected import expected_balances, payout_facts
 from gateway_svc.domain.payouts import PayoutState
 from gateway_svc.service_layer.fx_commands import CancelPayout, CurrencyBalance, ListPayouts
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
     body,
-    fx_gateway,
     new_merchant,
     render,
 )
@@ -28,12 +23,6 @@ from tests.integration.gateway_store.test_fx_support import (
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 async def _funded(fx: Fx, amount_minor: int = 100_000) -> tuple[str, str]:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_svc.adapters.webhook_records import InboundOutcome
 from gateway_svc.domain.conversions import Conversion, ConversionState
@@ -40,7 +39,6 @@ from tests.integration.gateway_store.provider_callbacks_support import (
 from tests.integration.gateway_store.test_fx_support import (
     NAME,
     Fx,
-    fx_gateway,
     new_merchant,
     render,
 )
@@ -51,12 +49,6 @@ PROCESSED, IGNORED, FAILED = InboundOutcome.PROCESSED, InboundOutcome.IGNORED, I
 @pytest.fixture
 def sandbox_providers() -> list[str]:
     return [NAME]
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ exactly one statement more than before.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,10 +40,9 @@ from gateway_svc.service_layer.unit_of_work import GatewayUnitOfWork
 from gateway_svc.service_layer.webhook_data import enum_name
 from gateway_svc.service_layer.webhook_emit import emit_payment_events, event_id
 from paymesh.gateway.v1 import beneficiaries_pb2, fx_pb2, payments_pb2, payouts_pb2
-from sandbox.testing import SandboxHandle
 from tests.integration.gateway_store.conftest import Gateway, GatewayFactory
 from tests.integration.gateway_store.gateway_support import render_payment, render_refund
-from tests.integration.gateway_store.test_fx_support import Fx, fx_gateway, new_merchant, render
+from tests.integration.gateway_store.test_fx_support import Fx, new_merchant, render
 from tests.integration.gateway_store.test_service_create import card, create
 from tests.integration.gateway_store.test_service_mutations import authorized, capture, refund
 from tests.integration.gateway_store.test_webhook_store import T0, endpoint, queue
@@ -274,12 +273,6 @@ def test_the_data_names_every_status_as_the_generated_enums_do() -> None:
     )
     for reason in ("", "duplicate", "fraudulent", "requested_by_customer"):
         assert enum_name("REFUND_REASON", reason) in payments_pb2.RefundReason.keys()  # noqa: SIM118 - an enum wrapper, not a dict
-
-
-@pytest.fixture
-async def fx(engine: AsyncEngine, sandbox_server: SandboxHandle) -> AsyncIterator[Fx]:
-    async with fx_gateway(engine, sandbox_server) as gateway:
-        yield gateway
 
 
 async def test_a_conversion_completes_and_payouts_complete_or_fail_with_an_event_each(
