@@ -9,12 +9,10 @@ import pytest
 
 from gateway_svc.domain.ledger_expected import (
     AccountTotals,
-    HoldStage,
-    PaymentFacts,
     RefundFacts,
     expected_balances,
 )
-from gateway_svc.domain.payments import CaptureMethod, Payment, PaymentStatus
+from gateway_svc.domain.payments import CaptureMethod, PaymentStatus
 from gateway_svc.domain.postings import FeeSchedule
 from gateway_svc.domain.providers import RefundStatus as ViewRefundStatus
 from gateway_svc.domain.refunds import Refund
@@ -22,6 +20,7 @@ from gateway_svc.service_layer.commands import CancelPayment, ListPayments
 from gateway_svc.service_layer.unit_of_work import GatewayUnitOfWork
 from tests.integration.gateway_store.conftest import Gateway, GatewayFactory
 from tests.integration.gateway_store.gateway_support import render_payment, render_refund
+from tests.integration.gateway_store.provider_callbacks_support import payment_facts
 from tests.integration.gateway_store.test_service_create import card, create
 from tests.integration.gateway_store.test_service_mutations import authorized, capture, refund
 
@@ -76,18 +75,6 @@ async def test_a_refused_posting_is_parked_logged_and_blocks_its_payment_only(
     assert any("parked" in r.getMessage() for r in caplog.records)
 
 
-def _facts(payment: Payment) -> PaymentFacts:
-    stage = {
-        PaymentStatus.AUTHORIZED: HoldStage.HELD,
-        PaymentStatus.CAPTURED: HoldStage.CAPTURED,
-        PaymentStatus.PARTIALLY_CAPTURED: HoldStage.CAPTURED,
-    }.get(payment.status, HoldStage.RELEASED)
-    return PaymentFacts(
-        payment.id, payment.merchant_id, payment.currency, stage,
-        payment.authorized_minor, payment.captured_minor, payment.fee_minor or 0,
-    )  # fmt: skip
-
-
 def _refund_facts(r: Refund) -> RefundFacts:
     return RefundFacts(r.id, r.merchant_id, r.currency, r.amount_minor,
                        ViewRefundStatus(r.status.value))  # fmt: skip
@@ -120,7 +107,7 @@ async def test_after_a_mixed_workload_the_ledger_equals_the_payments_and_the_san
     ]
     refunds = [r for p in payments for r in (await service.list_refunds(p.merchant_id, p.id)).items]
     expected = expected_balances(
-        [_facts(p) for p in payments],
+        [payment_facts(p) for p in payments],
         [_refund_facts(r) for r in refunds],
         {"m_1": fees, "m_2": fees},
     )
