@@ -63,6 +63,10 @@ class SandboxConfig:
     Set by SANDBOX_PUBLIC_URL (compose: the published port); otherwise filled in by the
     server with its bound address once its socket is bound, before any simulator is built."""
 
+    def __post_init__(self) -> None:
+        if self.webhook_lanes < 1:
+            raise ValueError(f"SANDBOX_WEBHOOK_LANES must be 1 or more, got {self.webhook_lanes}")
+
     def provider_url(self, provider: str) -> str:
         """Where ``provider`` is mounted (``<public_url>/<provider>``)."""
         return f"{self.public_url}/{provider}"

@@ -73,7 +73,7 @@ class WebhookSender:
         """Events not built because callbacks were off when their state changed."""
         self._lanes: dict[tuple[str, int], tuple[asyncio.Queue[_Delivery], asyncio.Task[None]]]
         self._lanes = {}
-        self._lane_count = max(1, config.webhook_lanes)
+        self._lane_count = config.webhook_lanes
         self._held: list[_Delivery] = []
         self._pending = 0
         self._client: httpx.AsyncClient | None = None

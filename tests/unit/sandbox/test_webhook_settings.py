@@ -127,3 +127,9 @@ def test_an_unconnected_sink_never_builds_and_a_connected_one_hands_the_builder_
     sink.connect(lambda builder: received.append(builder()))
     sink.emit(build)
     assert built == ["built"] and received[0].event_id == "evt_1"
+
+
+@pytest.mark.parametrize("lanes", ["0", "-2"])
+def test_fewer_than_one_lane_is_refused_by_name(lanes: str) -> None:
+    with pytest.raises(ValueError, match="SANDBOX_WEBHOOK_LANES must be 1 or more"):
+        SandboxConfig.from_env({"SANDBOX_WEBHOOK_LANES": lanes})
